@@ -1,0 +1,16 @@
+from django.urls import path
+
+from accounts import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("orgs/new/", views.organization_create, name="organization-create"),
+    path("invitations/<str:token>/", views.invitation_accept, name="invitation-accept"),
+    path("o/<slug:org_slug>/team/", views.team, name="team"),
+    path("o/<slug:org_slug>/team/invite/", views.member_invite, name="member-invite"),
+    path("o/<slug:org_slug>/team/<int:membership_id>/role/", views.membership_role, name="membership-role"),
+    path("o/<slug:org_slug>/team/<int:membership_id>/remove/", views.membership_remove, name="membership-remove"),
+    path("o/<slug:org_slug>/team/invitations/<int:invitation_id>/revoke/", views.invitation_revoke, name="invitation-revoke"),
+    path("o/<slug:org_slug>/audit/", views.audit_log, name="audit-log"),
+]

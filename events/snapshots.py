@@ -1,0 +1,89 @@
+"""The canonical JSON shape of each resource (camelCase), used by outbox payloads and the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from events.models import CheckIn, Event, Registration, Session, TicketType
+
+
+def _dt(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def ticket_type_data(tt: TicketType) -> dict:
+    return {
+        "id": tt.pk,
+        "eventId": tt.event_id,
+        "name": tt.name,
+        "description": tt.description,
+        "price": str(tt.price),
+        "currency": tt.currency,
+        "capacity": tt.capacity,
+        "salesStart": _dt(tt.sales_start),
+        "salesEnd": _dt(tt.sales_end),
+    }
+
+
+def event_data(event: Event) -> dict:
+    return {
+        "id": event.pk,
+        "title": event.title,
+        "slug": event.slug,
+        "description": event.description,
+        "status": event.status,
+        "cancellationReason": event.cancellation_reason or None,
+        "startsAt": _dt(event.starts_at),
+        "endsAt": _dt(event.ends_at),
+        "timezone": event.timezone,
+        "venue": {"name": event.venue_name, "address": event.venue_address} if event.venue_name else None,
+        "onlineUrl": event.online_url or None,
+        "seriesId": event.parent_id,
+        "ticketTypes": [ticket_type_data(tt) for tt in event.ticket_types.all()],
+        "publishedAt": _dt(event.published_at),
+        "createdAt": _dt(event.created_at),
+        "updatedAt": _dt(event.updated_at),
+    }
+
+
+def session_data(session: Session) -> dict:
+    return {
+        "id": session.pk,
+        "eventId": session.event_id,
+        "title": session.title,
+        "description": session.description,
+        "startsAt": _dt(session.starts_at),
+        "endsAt": _dt(session.ends_at),
+        "room": session.room,
+        "capacity": session.capacity,
+        "speakers": [{"id": s.pk, "name": s.name, "company": s.company} for s in session.speakers.all()],
+        "cancelled": session.cancelled,
+    }
+
+
+def registration_data(reg: Registration) -> dict:
+    return {
+        "id": reg.pk,
+        "eventId": reg.event_id,
+        "ticketTypeId": reg.ticket_type_id,
+        "name": reg.name,
+        "email": reg.email,
+        "status": reg.status,
+        "code": reg.code,
+        "sessionIds": sorted(s.pk for s in reg.sessions.all()),
+        "createdAt": _dt(reg.created_at),
+        "confirmedAt": _dt(reg.confirmed_at),
+        "cancelledAt": _dt(reg.cancelled_at),
+    }
+
+
+def checkin_data(checkin: CheckIn) -> dict:
+    return {
+        "id": checkin.pk,
+        "eventId": checkin.event_id,
+        "registrationId": checkin.registration_id,
+        "code": checkin.registration.code,
+        "attendeeName": checkin.registration.name,
+        "checkedInAt": _dt(checkin.checked_in_at),
+        "gate": checkin.gate or None,
+    }
