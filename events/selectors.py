@@ -23,10 +23,14 @@ from events.models import (
 )
 
 EVENT_SORTS = {
-    "starts": "starts_at", "-starts": "-starts_at",
-    "title": "title", "-title": "-title",
-    "created": "created_at", "-created": "-created_at",
-    "registrations": "registration_count", "-registrations": "-registration_count",
+    "starts": "starts_at",
+    "-starts": "-starts_at",
+    "title": "title",
+    "-title": "-title",
+    "created": "created_at",
+    "-created": "-created_at",
+    "registrations": "registration_count",
+    "-registrations": "-registration_count",
 }
 
 
@@ -52,17 +56,20 @@ def event_series_choices(*, org: Organization, exclude_id: int | None = None) ->
 
 def event_public_get(*, org_slug: str, event_slug: str) -> Event:
     """A published (or cancelled, so its page says so) event, by its public address."""
-    return Event.objects.select_related("organization").exclude(status=EventStatus.DRAFT).get(
-        organization__slug=org_slug, slug=event_slug
+    return (
+        Event.objects.select_related("organization")
+        .exclude(status=EventStatus.DRAFT)
+        .get(organization__slug=org_slug, slug=event_slug)
     )
 
 
 def ticket_type_list(*, org: Organization, event: Event) -> list[TicketType]:
     """Ticket types with ``taken`` (active registrations) and ``seats_left`` (None = unlimited)."""
     types = list(
-        TicketType.objects.for_org(org).filter(event=event).annotate(
-            taken=Count("registrations", filter=Q(registrations__status__in=ACTIVE_STATUSES))
-        )
+        TicketType.objects.for_org(org)
+        .filter(event=event)
+        .annotate(taken=Count("registrations", filter=Q(registrations__status__in=ACTIVE_STATUSES)))
+        .order_by("position", "id")
     )
     now = timezone.now()
     for tt in types:
@@ -78,9 +85,11 @@ def ticket_type_get(*, org: Organization, ticket_type_id: int) -> TicketType:
 def session_list(*, org: Organization, event: Event) -> list[Session]:
     """Sessions with ``taken`` and ``seats_left``, speakers prefetched."""
     sessions = list(
-        Session.objects.for_org(org).filter(event=event).prefetch_related("speakers").annotate(
-            taken=Count("registration_links", filter=Q(registration_links__registration__status__in=ACTIVE_STATUSES))
-        )
+        Session.objects.for_org(org)
+        .filter(event=event)
+        .prefetch_related("speakers")
+        .annotate(taken=Count("registration_links", filter=Q(registration_links__registration__status__in=ACTIVE_STATUSES)))
+        .order_by("starts_at", "room", "id")
     )
     for s in sessions:
         s.seats_left = None if s.capacity is None else max(s.capacity - s.taken, 0)
@@ -132,12 +141,7 @@ def registration_get(*, org: Organization, registration_id: int) -> Registration
 
 
 def registration_public_get(*, event: Event, code: str) -> Registration:
-    return (
-        Registration.objects.filter(event=event, code=code)
-        .select_related("ticket_type")
-        .prefetch_related("sessions")
-        .get()
-    )
+    return Registration.objects.filter(event=event, code=code).select_related("ticket_type").prefetch_related("sessions").get()
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,7 @@ def registrations_per_day(*, org: Organization, days: int = 30, now: datetime | 
     start = today - timedelta(days=days - 1)
     counts = dict(
         Registration.objects.for_org(org)
+        .active()
         .filter(created_at__date__gte=start)
         .annotate(day=TruncDate("created_at"))
         .values("day")
@@ -199,3 +204,37 @@ def event_has_open_sales(*, event: Event) -> bool:
         Q(sales_start__isnull=True) | Q(sales_start__lte=now), Q(sales_end__isnull=True) | Q(sales_end__gt=now)
     ).exists()
 
+
+# --- Registrations table and check-in desk --------------------------------------------------------
+
+
+def checkin_event_list(*, org: Organization, now: datetime | None = None) -> QuerySet[Event]:
+    """Published events that are running or still to come, soonest first, with ``expected``
+    (confirmed registrations) and ``checked_in`` counted in the same query."""
+    from django.db.models import IntegerField, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    now = now or timezone.now()
+
+    def _count(qs: QuerySet) -> Coalesce:
+        counted = qs.filter(event=OuterRef("pk")).order_by().values("event").annotate(n=Count("pk")).values("n")
+        return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+    return (
+        Event.objects.for_org(org)
+        .filter(status=EventStatus.PUBLISHED, ends_at__gt=now)
+        .annotate(
+            expected=_count(Registration.objects.filter(status=RegistrationStatus.CONFIRMED)),
+            checked_in=_count(CheckIn.objects.all()),
+        )
+        .order_by("starts_at", "id")
+    )
+
+
+def checkin_registration_by_code(*, org: Organization, event: Event, code: str) -> Registration | None:
+    """The registration of ``event`` whose ticket code is exactly ``code`` (as a scanner types it), if any."""
+    code = code.strip()
+    if not code:
+        return None
+    qs = Registration.objects.for_org(org).filter(event=event, code__iexact=code)
+    return qs.select_related("ticket_type", "checkin").first()
