@@ -1,3 +1,10 @@
 from django.contrib import admin
 
-# Register your models here.
+from integrations.models import OutboxEvent
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(admin.ModelAdmin):
+    list_display = ["id", "organization", "event_type", "created_at", "dispatched_at"]
+    list_filter = ["event_type"]
+    readonly_fields = ["id", "organization", "event_type", "payload", "created_at", "dispatched_at"]
