@@ -21,7 +21,9 @@ def organizations(request: HttpRequest) -> dict:
         return {}
     membership = getattr(request, "membership", None)
     return {
-        "my_memberships": Membership.objects.filter(user=request.user).select_related("organization").order_by("organization__name"),
+        "my_memberships": Membership.objects.filter(user=request.user)
+        .select_related("organization")
+        .order_by("organization__name"),
         "current_org": getattr(request, "organization", None),
         "current_membership": membership,
         "can": _Can(membership.role if membership else None),

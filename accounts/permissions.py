@@ -13,7 +13,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from accounts.models import Membership, Role
 
 OWNER, ADMIN, ORGANIZER, CHECKIN, DEVELOPER, VIEWER = (
-    Role.OWNER, Role.ADMIN, Role.ORGANIZER, Role.CHECKIN, Role.DEVELOPER, Role.VIEWER,
+    Role.OWNER,
+    Role.ADMIN,
+    Role.ORGANIZER,
+    Role.CHECKIN,
+    Role.DEVELOPER,
+    Role.VIEWER,
 )
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -46,9 +51,7 @@ def org_view(permission: str) -> Callable:
         @wraps(view)
         def wrapped(request: HttpRequest, org_slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
             membership = (
-                Membership.objects.select_related("organization")
-                .filter(user=request.user, organization__slug=org_slug)
-                .first()
+                Membership.objects.select_related("organization").filter(user=request.user, organization__slug=org_slug).first()
             )
             if membership is None:
                 raise Http404("No such organization")

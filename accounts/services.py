@@ -53,7 +53,8 @@ def member_invite(*, org: Organization, actor: User, email: str, role: str) -> I
     if Membership.objects.for_org(org).filter(user__email__iexact=email).exists():
         raise AlreadyMember(f"{email} is already a member of this organization.", field="email")
     invitation, created = Invitation.objects.for_org(org).get_or_create(
-        email=email, accepted_at=None,
+        email=email,
+        accepted_at=None,
         defaults={"organization": org, "role": role, "token": secrets.token_urlsafe(32), "invited_by": actor},
     )
     if not created:
@@ -110,5 +111,7 @@ def membership_role_change(*, org: Organization, actor: User, membership_id: int
 def membership_remove(*, org: Organization, actor: User, membership_id: int) -> None:
     membership = Membership.objects.for_org(org).select_for_update().select_related("user").get(pk=membership_id)
     _ensure_owner_remains(org=org, membership=membership)
-    audit_log(org=org, actor=actor, action="accounts.membership.removed", obj=membership, changes={"email": membership.user.email})
+    audit_log(
+        org=org, actor=actor, action="accounts.membership.removed", obj=membership, changes={"email": membership.user.email}
+    )
     membership.delete()

@@ -66,8 +66,16 @@ class EventForm(TimezoneFormMixin, forms.ModelForm):
     class Meta:
         model = Event
         fields = [
-            "title", "slug", "description", "starts_at", "ends_at", "timezone",
-            "venue_name", "venue_address", "online_url", "parent",
+            "title",
+            "slug",
+            "description",
+            "starts_at",
+            "ends_at",
+            "timezone",
+            "venue_name",
+            "venue_address",
+            "online_url",
+            "parent",
         ]
         labels = {"slug": "Public address", "venue_name": "Venue", "venue_address": "Venue address", "parent": "Series"}
         help_texts = {"slug": "Used in the public page's URL. Leave empty to derive it from the title."}
@@ -98,7 +106,8 @@ class EventForm(TimezoneFormMixin, forms.ModelForm):
 
 class EventCancelForm(forms.Form):
     reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), label="Reason",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Reason",
         help_text="Shown on the public page and sent to attendees.",
     )
     confirm = forms.BooleanField(label="Yes, cancel this event. Registrations stay, but nobody can register any more.")
@@ -108,7 +117,9 @@ class SessionForm(TimezoneFormMixin, forms.ModelForm):
     tz_field = None
     starts_at = LocalDateTimeField(label="Starts")
     ends_at = LocalDateTimeField(label="Ends")
-    speakers = forms.ModelMultipleChoiceField(queryset=Speaker.objects.none(), required=False, widget=forms.CheckboxSelectMultiple)
+    speakers = forms.ModelMultipleChoiceField(
+        queryset=Speaker.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
 
     class Meta:
         model = Session
@@ -163,7 +174,9 @@ class RegistrationForm(forms.Form):
     name = forms.CharField(max_length=200, label="Full name")
     email = forms.EmailField(label="E-mail")
     ticket_type = forms.TypedChoiceField(coerce=int, label="Ticket", widget=forms.RadioSelect, empty_value=None)
-    sessions = forms.TypedMultipleChoiceField(coerce=int, required=False, widget=forms.CheckboxSelectMultiple, label="Sessions you plan to attend")
+    sessions = forms.TypedMultipleChoiceField(
+        coerce=int, required=False, widget=forms.CheckboxSelectMultiple, label="Sessions you plan to attend"
+    )
 
     def __init__(self, *args, ticket_types, sessions, **kwargs):
         super().__init__(*args, **kwargs)

@@ -31,8 +31,13 @@ class EventStatus(models.TextChoices):
 class Event(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="events")
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children",
-        verbose_name=_("series"), help_text=_("Part of a series: the series' main event."),
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+        verbose_name=_("series"),
+        help_text=_("Part of a series: the series' main event."),
     )
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80)
@@ -215,6 +220,9 @@ class RegistrationSession(models.Model):
         constraints: ClassVar = [
             models.UniqueConstraint(fields=["registration", "session"], name="registrationsession_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.registration_id} → {self.session_id}"
 
 
 class CheckIn(models.Model):

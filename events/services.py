@@ -45,8 +45,16 @@ from portal.db import lock_timeout
 from portal.errors import InvalidState
 
 EVENT_FIELDS = (
-    "title", "slug", "description", "venue_name", "venue_address", "online_url",
-    "timezone", "starts_at", "ends_at", "parent_id",
+    "title",
+    "slug",
+    "description",
+    "venue_name",
+    "venue_address",
+    "online_url",
+    "timezone",
+    "starts_at",
+    "ends_at",
+    "parent_id",
 )
 SESSION_FIELDS = ("title", "description", "starts_at", "ends_at", "room", "capacity")
 TICKET_TYPE_FIELDS = ("name", "description", "price", "currency", "capacity", "sales_start", "sales_end", "position")
@@ -137,7 +145,9 @@ def event_update(*, org: Organization, actor: User | None, event_id: int, **fiel
 def event_publish(*, org: Organization, actor: User | None, event_id: int) -> Event:
     event = Event.objects.for_org(org).select_for_update().get(pk=event_id)
     if event.status != EventStatus.DRAFT:
-        raise EventStateError(_("Only a draft can be published; this event is %(status)s.") % {"status": event.get_status_display().lower()})
+        raise EventStateError(
+            _("Only a draft can be published; this event is %(status)s.") % {"status": event.get_status_display().lower()}
+        )
     if not event.ticket_types.exists():
         raise EventStateError(_("Add at least one ticket type before publishing, so people can register."))
     event.status = EventStatus.PUBLISHED
@@ -168,7 +178,9 @@ def event_cancel(*, org: Organization, actor: User | None, event_id: int, reason
 
 
 @transaction.atomic(durable=True)
-def speaker_create(*, org: Organization, actor: User | None, name: str, email: str = "", company: str = "", bio: str = "") -> Speaker:
+def speaker_create(
+    *, org: Organization, actor: User | None, name: str, email: str = "", company: str = "", bio: str = ""
+) -> Speaker:
     if not name.strip():
         raise ValidationFailed(_("A speaker needs a name."), field="name")
     speaker = Speaker.objects.create(organization=org, name=name.strip(), email=email, company=company, bio=bio)
@@ -357,13 +369,16 @@ def registration_create(
         if (tt.sales_end and now >= tt.sales_end) or now >= event.ends_at:
             raise SalesClosed(_("Sales for “%(name)s” have ended.") % {"name": tt.name}, field="ticket_type")
         if tt.capacity is not None and Registration.objects.filter(ticket_type=tt).active().count() >= tt.capacity:
-            raise TicketTypeSoldOut(
-                _("“%(name)s” is sold out.") % {"name": tt.name}, field="ticket_type", ticket_type_id=tt.pk
-            )
+            raise TicketTypeSoldOut(_("“%(name)s” is sold out.") % {"name": tt.name}, field="ticket_type", ticket_type_id=tt.pk)
         sessions = _lock_sessions(org=org, event=event, session_ids=session_ids)
     status = RegistrationStatus.CONFIRMED if tt.is_free else RegistrationStatus.PENDING_PAYMENT
     reg = Registration.objects.create(
-        organization=org, event=event, ticket_type=tt, name=name, email=email, status=status,
+        organization=org,
+        event=event,
+        ticket_type=tt,
+        name=name,
+        email=email,
+        status=status,
         confirmed_at=now if status == RegistrationStatus.CONFIRMED else None,
     )
     RegistrationSession.objects.bulk_create(
@@ -397,7 +412,9 @@ def _registration_cancel(*, org: Organization, actor: User | None, reg: Registra
     reg.status = RegistrationStatus.CANCELLED
     reg.cancelled_at = timezone.now()
     reg.save(update_fields=["status", "cancelled_at"])
-    audit_log(org=org, actor=actor, action="events.registration.cancelled", obj=reg, changes={"reason": reason} if reason else None)
+    audit_log(
+        org=org, actor=actor, action="events.registration.cancelled", obj=reg, changes={"reason": reason} if reason else None
+    )
     outbox_publish(org=org, event_type="registration.cancelled", data=snapshots.registration_data(reg))
     return True
 
@@ -464,8 +481,10 @@ def checkin_perform(*, org: Organization, actor: User | None, registration_id: i
     first = CheckIn.objects.filter(registration=reg).first()
     if first is not None:
         raise AlreadyCheckedIn(
-            _("Already checked in at %(time)s.") % {"time": timezone.localtime(first.checked_in_at, reg.event.tz).strftime("%H:%M")},
-            checked_in_at=first.checked_in_at.isoformat(), gate=first.gate,
+            _("Already checked in at %(time)s.")
+            % {"time": timezone.localtime(first.checked_in_at, reg.event.tz).strftime("%H:%M")},
+            checked_in_at=first.checked_in_at.isoformat(),
+            gate=first.gate,
         )
     try:
         with transaction.atomic():
@@ -475,4 +494,3 @@ def checkin_perform(*, org: Organization, actor: User | None, registration_id: i
     audit_log(org=org, actor=actor, action="events.checkin.completed", obj=reg)
     outbox_publish(org=org, event_type="checkin.completed", data=snapshots.checkin_data(checkin))
     return checkin
-

@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class IntegrationsConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'integrations'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "integrations"

@@ -20,7 +20,9 @@ def other_org(db):
     event = make_event(other, publish=True, title="Globex secret summit")
     from events import services
 
-    services.registration_create(org=other, actor=None, ticket_type_id=event.ticket_types.first().pk, name="Secret Person", email="secret@globex.test")
+    services.registration_create(
+        org=other, actor=None, ticket_type_id=event.ticket_types.first().pk, name="Secret Person", email="secret@globex.test"
+    )
     return other
 
 

@@ -30,10 +30,20 @@ def event_list(request: HttpRequest) -> HttpResponse:
     template = "events/event_list.html"
     if request.htmx and not request.htmx.boosted:
         template += "#event-table"
-    return render(request, template, {
-        "nav": "events", "page": page, "q": search, "status": status, "sort": sort,
-        "statuses": EventStatus.choices, "sort_columns": SORT_COLUMNS, "query": query_without_page(request),
-    })
+    return render(
+        request,
+        template,
+        {
+            "nav": "events",
+            "page": page,
+            "q": search,
+            "status": status,
+            "sort": sort,
+            "statuses": EventStatus.choices,
+            "sort_columns": SORT_COLUMNS,
+            "query": query_without_page(request),
+        },
+    )
 
 
 @org_view("events.edit")
@@ -56,14 +66,22 @@ def event_create(request: HttpRequest) -> HttpResponse:
 def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
     org = request.organization
     event = current_event(request, event_id)
-    return render(request, "events/event_detail.html", {
-        "nav": "events", "tab": "overview", "event": event,
-        "ticket_types": selectors.ticket_type_list(org=org, event=event),
-        "stats": selectors.checkin_stats(org=org, event=event),
-        "registration_count": selectors.registration_list(org=org, event=event).filter(status__in=["confirmed", "pending_payment"]).count(),
-        "session_count": event.sessions.count(),
-        "public_url": request.build_absolute_uri(reverse("public:event", args=[org.slug, event.slug])),
-    })
+    return render(
+        request,
+        "events/event_detail.html",
+        {
+            "nav": "events",
+            "tab": "overview",
+            "event": event,
+            "ticket_types": selectors.ticket_type_list(org=org, event=event),
+            "stats": selectors.checkin_stats(org=org, event=event),
+            "registration_count": selectors.registration_list(org=org, event=event)
+            .filter(status__in=["confirmed", "pending_payment"])
+            .count(),
+            "session_count": event.sessions.count(),
+            "public_url": request.build_absolute_uri(reverse("public:event", args=[org.slug, event.slug])),
+        },
+    )
 
 
 @org_view("events.edit")
@@ -99,10 +117,16 @@ def event_publish(request: HttpRequest, event_id: int) -> HttpResponse:
             messages.success(request, f"“{event.title}” is published: registration is open.")
             url = reverse("events:event-detail", args=[org.slug, event.pk])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-    return render(request, "events/event_publish.html", {
-        "nav": "events", "event": event, "error": error,
-        "ticket_types": selectors.ticket_type_list(org=org, event=event),
-    })
+    return render(
+        request,
+        "events/event_publish.html",
+        {
+            "nav": "events",
+            "event": event,
+            "error": error,
+            "ticket_types": selectors.ticket_type_list(org=org, event=event),
+        },
+    )
 
 
 @org_view("events.edit")

@@ -31,12 +31,25 @@ def make_member(org: Organization, role: str = Role.OWNER, email: str | None = N
     return user
 
 
-def make_event(org: Organization, *, publish: bool = False, title: str | None = None, capacity: int | None = 100,
-               price: Decimal = Decimal("0"), days: int = 10, **fields) -> Event:
+def make_event(
+    org: Organization,
+    *,
+    publish: bool = False,
+    title: str | None = None,
+    capacity: int | None = 100,
+    price: Decimal = Decimal("0"),
+    days: int = 10,
+    **fields,
+) -> Event:
     start = timezone.now().replace(microsecond=0) + timedelta(days=days)
     defaults = {
-        "title": title or f"Event {next(_seq)}", "starts_at": start, "ends_at": start + timedelta(hours=8),
-        "timezone": "Europe/Berlin", "venue_name": "Main hall", "venue_address": "1 Main St", "online_url": "",
+        "title": title or f"Event {next(_seq)}",
+        "starts_at": start,
+        "ends_at": start + timedelta(hours=8),
+        "timezone": "Europe/Berlin",
+        "venue_name": "Main hall",
+        "venue_address": "1 Main St",
+        "online_url": "",
     }
     defaults.update(fields)
     event = services.event_create(org=org, actor=None, **defaults)
@@ -47,8 +60,9 @@ def make_event(org: Organization, *, publish: bool = False, title: str | None = 
     return event
 
 
-def make_ticket_type(event: Event, *, name: str = "General", capacity: int | None = 100, price: Decimal = Decimal("0"),
-                     **fields) -> TicketType:
+def make_ticket_type(
+    event: Event, *, name: str = "General", capacity: int | None = 100, price: Decimal = Decimal("0"), **fields
+) -> TicketType:
     return services.ticket_type_create(
         org=event.organization, actor=None, event_id=event.pk, name=name, price=price, currency="EUR", capacity=capacity, **fields
     )

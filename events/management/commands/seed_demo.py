@@ -38,7 +38,7 @@ class Command(BaseCommand):
         if not Event.objects.for_org(org).exists():
             self._events(org)
         self.stdout.write(self.style.SUCCESS("Demo organization 'acme' is ready."))
-        self.stdout.write("Demo logins (password: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}):")
         for email, _name, role in DEMO_USERS:
             self.stdout.write(f"  {role.label:<15} {email}")
 
@@ -51,44 +51,88 @@ class Command(BaseCommand):
             for n, c in [("Ada Lovelace", "Analytical Engines"), ("Grace Hopper", "US Navy"), ("Alan Kay", "PARC")]
         ]
         conf = services.event_create(
-            org=org, actor=owner, title="Acme DevConf 2026", description="Two days of talks and workshops on building software people love.",
-            starts_at=now + timedelta(days=21, hours=9), ends_at=now + timedelta(days=22, hours=18), timezone="Europe/Berlin",
-            venue_name="Kulturbrauerei", venue_address="Schönhauser Allee 36, Berlin", online_url="",
+            org=org,
+            actor=owner,
+            title="Acme DevConf 2026",
+            description="Two days of talks and workshops on building software people love.",
+            starts_at=now + timedelta(days=21, hours=9),
+            ends_at=now + timedelta(days=22, hours=18),
+            timezone="Europe/Berlin",
+            venue_name="Kulturbrauerei",
+            venue_address="Schönhauser Allee 36, Berlin",
+            online_url="",
         )
-        for i, (title, room) in enumerate([("Opening keynote", "Main hall"), ("Designing APIs", "Room A"), ("Webhooks done right", "Room B"),
-                                            ("Closing panel", "Main hall")]):
+        for i, (title, room) in enumerate(
+            [
+                ("Opening keynote", "Main hall"),
+                ("Designing APIs", "Room A"),
+                ("Webhooks done right", "Room B"),
+                ("Closing panel", "Main hall"),
+            ]
+        ):
             day = timedelta(days=i // 2)
             services.session_create(
-                org=org, actor=owner, event_id=conf.pk, title=title, room=room, capacity=None if room == "Main hall" else 40,
-                starts_at=conf.starts_at + day + timedelta(hours=2 * (i % 2)), ends_at=conf.starts_at + day + timedelta(hours=2 * (i % 2) + 1),
+                org=org,
+                actor=owner,
+                event_id=conf.pk,
+                title=title,
+                room=room,
+                capacity=None if room == "Main hall" else 40,
+                starts_at=conf.starts_at + day + timedelta(hours=2 * (i % 2)),
+                ends_at=conf.starts_at + day + timedelta(hours=2 * (i % 2) + 1),
                 speaker_ids=[speakers[i % 3].pk],
             )
-        standard = services.ticket_type_create(org=org, actor=owner, event_id=conf.pk, name="Standard", price=Decimal("0"), currency="EUR", capacity=200)
-        services.ticket_type_create(org=org, actor=owner, event_id=conf.pk, name="Supporter", price=Decimal("99.00"), currency="EUR", capacity=50)
+        standard = services.ticket_type_create(
+            org=org, actor=owner, event_id=conf.pk, name="Standard", price=Decimal("0"), currency="EUR", capacity=200
+        )
+        services.ticket_type_create(
+            org=org, actor=owner, event_id=conf.pk, name="Supporter", price=Decimal("99.00"), currency="EUR", capacity=50
+        )
         services.event_publish(org=org, actor=owner, event_id=conf.pk)
 
         meetup = services.event_create(
-            org=org, actor=owner, title="Python Meetup", description="Monthly meetup: lightning talks and pizza.",
-            starts_at=now + timedelta(days=6, hours=18), ends_at=now + timedelta(days=6, hours=21), timezone="Europe/Berlin",
-            venue_name="Acme HQ", venue_address="Torstraße 1, Berlin", online_url="https://meet.example.com/python",
+            org=org,
+            actor=owner,
+            title="Python Meetup",
+            description="Monthly meetup: lightning talks and pizza.",
+            starts_at=now + timedelta(days=6, hours=18),
+            ends_at=now + timedelta(days=6, hours=21),
+            timezone="Europe/Berlin",
+            venue_name="Acme HQ",
+            venue_address="Torstraße 1, Berlin",
+            online_url="https://meet.example.com/python",
         )
-        meetup_tt = services.ticket_type_create(org=org, actor=owner, event_id=meetup.pk, name="Free entry", price=Decimal("0"), currency="EUR", capacity=60)
+        meetup_tt = services.ticket_type_create(
+            org=org, actor=owner, event_id=meetup.pk, name="Free entry", price=Decimal("0"), currency="EUR", capacity=60
+        )
         services.event_publish(org=org, actor=owner, event_id=meetup.pk)
 
         services.event_create(
-            org=org, actor=owner, title="Design Systems Workshop", description="A draft: not published yet.",
-            starts_at=now + timedelta(days=45, hours=10), ends_at=now + timedelta(days=45, hours=16), timezone="Europe/London",
-            venue_name="", venue_address="", online_url="https://meet.example.com/design",
+            org=org,
+            actor=owner,
+            title="Design Systems Workshop",
+            description="A draft: not published yet.",
+            starts_at=now + timedelta(days=45, hours=10),
+            ends_at=now + timedelta(days=45, hours=16),
+            timezone="Europe/London",
+            venue_name="",
+            venue_address="",
+            online_url="https://meet.example.com/design",
         )
 
         for tt, count in ((standard, 36), (meetup_tt, 18)):
             for i in range(count):
                 first, last = rng.choice(FIRST), rng.choice(LAST)
                 reg = services.registration_create(
-                    org=org, actor=None, ticket_type_id=tt.pk, name=f"{first} {last}",
+                    org=org,
+                    actor=None,
+                    ticket_type_id=tt.pk,
+                    name=f"{first} {last}",
                     email=f"{first}.{last}.{i}@example.com".lower(),
                 )
                 with transaction.atomic():
-                    Registration.objects.filter(pk=reg.pk).update(created_at=now - timedelta(days=rng.randint(0, 13), hours=rng.randint(0, 20)))
+                    Registration.objects.filter(pk=reg.pk).update(
+                        created_at=now - timedelta(days=rng.randint(0, 13), hours=rng.randint(0, 20))
+                    )
                 if i % 4 == 0 and tt == meetup_tt:
                     services.checkin_perform(org=org, actor=owner, registration_id=reg.pk)
