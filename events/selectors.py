@@ -238,3 +238,21 @@ def checkin_registration_by_code(*, org: Organization, event: Event, code: str) 
         return None
     qs = Registration.objects.for_org(org).filter(event=event, code__iexact=code)
     return qs.select_related("ticket_type", "checkin").first()
+
+
+# --- Public registration form (public event page) -------------------------------------------------
+
+
+def ticket_type_sale_list(*, org: Organization, event: Event) -> list[TicketType]:
+    """Ticket types with ``is_on_sale`` but no seat counts: enough to check a registration POST cheaply
+    (the service counts the seats under its lock anyway)."""
+    types = list(TicketType.objects.for_org(org).filter(event=event).order_by("position", "id"))
+    now = timezone.now()
+    for tt in types:
+        tt.is_on_sale = tt.on_sale(now) and now < event.ends_at
+    return types
+
+
+def session_choice_list(*, org: Organization, event: Event) -> list[Session]:
+    """The event's sessions, without seat counts or speakers: the choices of a registration POST."""
+    return list(Session.objects.for_org(org).filter(event=event).order_by("starts_at", "room", "id"))

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -40,7 +40,7 @@ from events.models import (
     Speaker,
     TicketType,
 )
-from integrations.services import outbox_publish
+from integrations.services import outbox_publish, outbox_publish_many
 from portal.db import lock_timeout
 from portal.errors import InvalidState
 
@@ -358,7 +358,12 @@ def registration_create(
     with lock_timeout():
         tt = TicketType.objects.for_org(org).select_for_update(of=("self",)).select_related("event").get(pk=ticket_type_id)
         event = tt.event
-        if existing := Registration.objects.filter(ticket_type=tt, email=email).active().first():
+        # One read under the lock answers both "is this a retry?" and "how many seats are taken?".
+        seats = Registration.objects.filter(ticket_type=tt, status__in=ACTIVE_STATUSES).aggregate(
+            taken=Count("id"), existing_id=Max("id", filter=Q(email=email))
+        )
+        if seats["existing_id"] is not None:
+            existing = Registration.objects.get(pk=seats["existing_id"])
             existing.created = False
             return existing
         if event.status != EventStatus.PUBLISHED:
@@ -368,7 +373,7 @@ def registration_create(
             raise SalesNotOpen(_("Sales for “%(name)s” have not started yet.") % {"name": tt.name}, field="ticket_type")
         if (tt.sales_end and now >= tt.sales_end) or now >= event.ends_at:
             raise SalesClosed(_("Sales for “%(name)s” have ended.") % {"name": tt.name}, field="ticket_type")
-        if tt.capacity is not None and Registration.objects.filter(ticket_type=tt).active().count() >= tt.capacity:
+        if tt.capacity is not None and seats["taken"] >= tt.capacity:
             raise TicketTypeSoldOut(_("“%(name)s” is sold out.") % {"name": tt.name}, field="ticket_type", ticket_type_id=tt.pk)
         sessions = _lock_sessions(org=org, event=event, session_ids=session_ids)
     status = RegistrationStatus.CONFIRMED if tt.is_free else RegistrationStatus.PENDING_PAYMENT
@@ -381,14 +386,16 @@ def registration_create(
         status=status,
         confirmed_at=now if status == RegistrationStatus.CONFIRMED else None,
     )
-    RegistrationSession.objects.bulk_create(
-        [RegistrationSession(organization=org, registration=reg, session=s) for s in sessions]
-    )
+    if sessions:
+        RegistrationSession.objects.bulk_create(
+            [RegistrationSession(organization=org, registration=reg, session=s) for s in sessions]
+        )
     audit_log(org=org, actor=actor, action="events.registration.created", obj=reg, actor_label="" if actor else email)
-    data = snapshots.registration_data(reg)
-    outbox_publish(org=org, event_type="registration.created", data=data)
+    data = snapshots.registration_data(reg, session_ids=[s.pk for s in sessions])
+    published = [("registration.created", data)]
     if status == RegistrationStatus.CONFIRMED:
-        outbox_publish(org=org, event_type="registration.confirmed", data=data)
+        published.append(("registration.confirmed", data))
+    outbox_publish_many(org=org, events=published)
     reg.created = True
     return reg
 

@@ -36,7 +36,9 @@ class OutboxEvent(models.Model):
     ``dispatched_at`` stays empty until the fan-out to webhooks and connectors has run.
     """
 
-    id = models.CharField(primary_key=True, max_length=40, default=outbox_event_id, editable=False)
+    #: the event's id for integrators (the webhook body's "id" and the webhook-id header); the integer
+    #: primary key keeps the commit order, which is the order of delivery
+    public_id = models.CharField(max_length=40, unique=True, default=outbox_event_id, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     event_type = models.CharField(max_length=50, choices=[(t, t) for t in EVENT_TYPES])
     payload = models.JSONField()
@@ -46,10 +48,10 @@ class OutboxEvent(models.Model):
     objects = OrgQuerySet.as_manager()
 
     class Meta:
-        ordering = ["created_at", "id"]
+        ordering = ["id"]
         indexes: ClassVar = [
-            models.Index(fields=["created_at"], condition=models.Q(dispatched_at__isnull=True), name="outbox_pending"),
+            models.Index(fields=["id"], condition=models.Q(dispatched_at__isnull=True), name="outbox_pending"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_type} {self.id}"
+        return f"{self.event_type} {self.public_id}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.conf import settings
 from django.db import OperationalError, connection
 
 from portal.errors import Busy
@@ -16,11 +15,12 @@ def lock_timeout(ms: int | None = None) -> Iterator[None]:
     """Bound how long row locks taken inside the current transaction may wait.
 
     On PostgreSQL a lock that is not granted in time raises ``Busy`` (409 + Retry-After) instead of
-    holding the request. SQLite serialises writers itself (IMMEDIATE transactions), so this is a no-op.
+    holding the request. The connection already carries ``settings.LOCK_TIMEOUT_MS``; pass ``ms`` to use
+    another bound inside this transaction. SQLite serialises writers itself (IMMEDIATE transactions).
     """
-    if connection.vendor == "postgresql":
+    if ms is not None and connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL lock_timeout = %s", [f"{ms or settings.LOCK_TIMEOUT_MS}ms"])
+            cursor.execute("SET LOCAL lock_timeout = %s", [f"{int(ms)}ms"])
     try:
         yield
     except OperationalError as exc:

@@ -106,10 +106,19 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------------
+# A lock held longer than this (another request is registering for the same ticket type)
+# turns into a "busy, retry" answer instead of a stuck request.
+LOCK_TIMEOUT_MS = int(os.environ.get("LOCK_TIMEOUT_MS", "3000"))
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     # Persistent connections: without them every request pays a PostgreSQL connection set-up.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # A row lock not granted within LOCK_TIMEOUT_MS fails the statement (answered as BUSY, 409 +
+        # Retry-After) instead of holding a worker; set once per connection, not per transaction.
+        DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+            f"-c lock_timeout={LOCK_TIMEOUT_MS}"
+        )
 else:
     DATABASES = {
         "default": {
@@ -224,9 +233,6 @@ if not DEBUG and not TESTING and env_bool("HTTPS", False):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
-# A lock held longer than this (another request is registering for the same ticket type)
-# turns into a "busy, retry" answer instead of a stuck request.
-LOCK_TIMEOUT_MS = int(os.environ.get("LOCK_TIMEOUT_MS", "3000"))
 
 LOGGING = {
     "version": 1,

@@ -67,7 +67,7 @@ def test_organizer_runs_an_event_end_to_end(page: Page, live_server, organizer, 
     page.get_by_label("Currency").fill("EUR")
     page.get_by_label("Capacity").fill("50")
     page.get_by_role("button", name=re.compile("save|create|add", re.I)).click()
-    expect(page.get_by_role("cell", name="Standard")).to_be_visible()
+    expect(page.get_by_role("cell", name="Standard", exact=True)).to_be_visible()
     shots(page, "ticket-type-created")
 
     # Publishes it, through the confirmation step.

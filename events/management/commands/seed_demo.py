@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -23,6 +24,12 @@ DEMO_USERS = [
 ]
 FIRST = ["Ada", "Grace", "Linus", "Margaret", "Alan", "Barbara", "Dennis", "Frances", "Ken", "Radia", "Tim", "Hedy"]
 LAST = ["Lovelace", "Hopper", "Torvalds", "Hamilton", "Turing", "Liskov", "Ritchie", "Allen", "Thompson", "Perlman"]
+
+
+def _local(days: int, hour: int, tz: str) -> datetime:
+    """A wall-clock hour ``days`` from today in the event's time zone."""
+    day = timezone.now().astimezone(ZoneInfo(tz)) + timedelta(days=days)
+    return day.replace(hour=hour, minute=0, second=0, microsecond=0)
 
 
 class Command(BaseCommand):
@@ -55,8 +62,8 @@ class Command(BaseCommand):
             actor=owner,
             title="Acme DevConf 2026",
             description="Two days of talks and workshops on building software people love.",
-            starts_at=now + timedelta(days=21, hours=9),
-            ends_at=now + timedelta(days=22, hours=18),
+            starts_at=_local(21, 9, "Europe/Berlin"),
+            ends_at=_local(22, 18, "Europe/Berlin"),
             timezone="Europe/Berlin",
             venue_name="Kulturbrauerei",
             venue_address="Schönhauser Allee 36, Berlin",
@@ -78,8 +85,8 @@ class Command(BaseCommand):
                 title=title,
                 room=room,
                 capacity=None if room == "Main hall" else 40,
-                starts_at=conf.starts_at + day + timedelta(hours=2 * (i % 2)),
-                ends_at=conf.starts_at + day + timedelta(hours=2 * (i % 2) + 1),
+                starts_at=conf.starts_at + day + timedelta(hours=1 + 2 * (i % 2)),
+                ends_at=conf.starts_at + day + timedelta(hours=2 + 2 * (i % 2)),
                 speaker_ids=[speakers[i % 3].pk],
             )
         standard = services.ticket_type_create(
@@ -95,8 +102,8 @@ class Command(BaseCommand):
             actor=owner,
             title="Python Meetup",
             description="Monthly meetup: lightning talks and pizza.",
-            starts_at=now + timedelta(days=6, hours=18),
-            ends_at=now + timedelta(days=6, hours=21),
+            starts_at=_local(6, 18, "Europe/Berlin"),
+            ends_at=_local(6, 21, "Europe/Berlin"),
             timezone="Europe/Berlin",
             venue_name="Acme HQ",
             venue_address="Torstraße 1, Berlin",
@@ -112,8 +119,8 @@ class Command(BaseCommand):
             actor=owner,
             title="Design Systems Workshop",
             description="A draft: not published yet.",
-            starts_at=now + timedelta(days=45, hours=10),
-            ends_at=now + timedelta(days=45, hours=16),
+            starts_at=_local(45, 10, "Europe/London"),
+            ends_at=_local(45, 16, "Europe/London"),
             timezone="Europe/London",
             venue_name="",
             venue_address="",
