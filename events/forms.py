@@ -82,6 +82,8 @@ class EventForm(TimezoneFormMixin, forms.ModelForm):
 
     def __init__(self, *args, org, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.tz_name = self.instance.timezone  # show the stored times on the event's own clock
         self.fields["slug"].required = False
         qs = Event.objects.for_org(org).filter(parent__isnull=True)
         if self.instance.pk:
