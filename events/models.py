@@ -198,6 +198,7 @@ class Registration(models.Model):
         ]
         indexes: ClassVar = [
             models.Index(fields=["event", "status"], name="registration_event_status"),
+            models.Index(fields=["ticket_type", "status"], name="registration_tickettype_status"),
             models.Index(fields=["organization", "-created_at"], name="registration_org_created"),
         ]
 

@@ -239,4 +239,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    # Django's own loggers go to the root handler only (its default config would print them twice).
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
 }
