@@ -1,4 +1,4 @@
-from portal.errors import DomainError, InvalidState
+from portal.errors import DomainError, InvalidState, PermissionDenied
 
 
 class AlreadyMember(DomainError):
@@ -11,3 +11,13 @@ class LastOwner(InvalidState):
 
 class InvitationInvalid(DomainError):
     code, status = "INVITATION_INVALID", 404
+
+
+class OwnerOnly(PermissionDenied):
+    """Only an owner may create, change or remove an owner."""
+
+    code = "OWNER_ONLY"
+
+
+class SlugTaken(DomainError):
+    code, status = "SLUG_TAKEN", 409

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import secrets
+from functools import partial
 
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django_q.tasks import async_task
 
-from accounts.errors import AlreadyMember, InvitationInvalid, LastOwner
+from accounts.errors import AlreadyMember, InvitationInvalid, LastOwner, OwnerOnly, SlugTaken
 from accounts.models import AuditEntry, Invitation, Membership, Organization, Role, User
 
 
@@ -41,15 +43,55 @@ def _unique_org_slug(name: str) -> str:
 
 @transaction.atomic(durable=True)
 def organization_create(*, actor: User, name: str, slug: str = "") -> Organization:
-    org = Organization.objects.create(name=name.strip(), slug=slug or _unique_org_slug(name))
+    slug = slug.strip().lower()
+    if slug and Organization.objects.filter(slug=slug).exists():
+        raise SlugTaken("This address is already taken: choose another one.", field="slug")
+    try:
+        with transaction.atomic():
+            org = Organization.objects.create(name=name.strip(), slug=slug or _unique_org_slug(name))
+    except IntegrityError as exc:  # someone took the address a moment ago
+        raise SlugTaken("This address is already taken: choose another one.", field="slug") from exc
     Membership.objects.create(organization=org, user=actor, role=Role.OWNER)
     audit_log(org=org, actor=actor, action="accounts.organization.created", obj=org)
     return org
 
 
+def team_rule_error(*, actor_role: str | None, target_role: str | None = None, new_role: str | None = None) -> str | None:
+    """Why a member with ``actor_role`` may not change a ``target_role`` member (or give ``new_role``).
+
+    Only an owner may make someone an owner, or change or remove another owner. None when allowed;
+    ``actor_role`` None is the system itself (commands, tasks), which may do anything.
+    """
+    if actor_role is None or actor_role == Role.OWNER:
+        return None
+    if target_role == Role.OWNER:
+        return "Only an owner can change or remove another owner."
+    if new_role == Role.OWNER:
+        return "Only an owner can make someone an owner."
+    return None
+
+
+def _actor_role(*, org: Organization, actor: User | None) -> str | None:
+    if actor is None:
+        return None
+    return Membership.objects.for_org(org).filter(user=actor).values_list("role", flat=True).first() or ""
+
+
+def _check_team_rule(
+    *, org: Organization, actor: User | None, target_role: str | None = None, new_role: str | None = None
+) -> None:
+    if error := team_rule_error(actor_role=_actor_role(org=org, actor=actor), target_role=target_role, new_role=new_role):
+        raise OwnerOnly(error, field="role")
+
+
 @transaction.atomic(durable=True)
-def member_invite(*, org: Organization, actor: User, email: str, role: str) -> Invitation:
+def member_invite(*, org: Organization, actor: User, email: str, role: str, base_url: str = "") -> Invitation:
+    """Invite ``email`` with ``role``; after commit the invitation link is e-mailed by the worker.
+
+    ``base_url`` (e.g. ``https://events.example.com/``) makes the e-mailed link absolute.
+    """
     email = email.strip().lower()
+    _check_team_rule(org=org, actor=actor, new_role=role)
     if Membership.objects.for_org(org).filter(user__email__iexact=email).exists():
         raise AlreadyMember(f"{email} is already a member of this organization.", field="email")
     invitation, created = Invitation.objects.for_org(org).get_or_create(
@@ -61,6 +103,7 @@ def member_invite(*, org: Organization, actor: User, email: str, role: str) -> I
         invitation.role = role
         invitation.save(update_fields=["role"])
     audit_log(org=org, actor=actor, action="accounts.invitation.created", obj=invitation, changes={"email": email, "role": role})
+    transaction.on_commit(partial(async_task, "accounts.tasks.invitation_email_send_task", invitation.pk, base_url), robust=True)
     return invitation
 
 
@@ -98,6 +141,7 @@ def membership_role_change(*, org: Organization, actor: User, membership_id: int
     if role not in Role.values:
         raise ValueError(role)
     if membership.role != role:
+        _check_team_rule(org=org, actor=actor, target_role=membership.role, new_role=role)
         if role != Role.OWNER:
             _ensure_owner_remains(org=org, membership=membership)
         old = membership.role
@@ -110,6 +154,7 @@ def membership_role_change(*, org: Organization, actor: User, membership_id: int
 @transaction.atomic(durable=True)
 def membership_remove(*, org: Organization, actor: User, membership_id: int) -> None:
     membership = Membership.objects.for_org(org).select_for_update().select_related("user").get(pk=membership_id)
+    _check_team_rule(org=org, actor=actor, target_role=membership.role)
     _ensure_owner_remains(org=org, membership=membership)
     audit_log(
         org=org, actor=actor, action="accounts.membership.removed", obj=membership, changes={"email": membership.user.email}

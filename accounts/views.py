@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import logging
-from functools import partial
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,7 +17,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts import selectors, services
 from accounts.errors import InvitationInvalid
 from accounts.forms import AuditFilterForm, InviteForm, OrganizationForm, RoleForm, role_choices
-from accounts.models import Invitation, Membership, Organization, Role, User
+from accounts.models import Invitation, Membership, Role, User
 from accounts.permissions import has_perm, org_view
 from events.forms import apply_domain_error
 from events.views.common import paginate, query_without_page
@@ -53,9 +50,6 @@ def organization_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             org = services.organization_create(actor=request.user, **form.cleaned_data)
-        except IntegrityError:
-            # Someone took the address between the form's check and the insert.
-            form.add_error("slug", "This address is already taken: choose another one.")
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:
@@ -73,14 +67,8 @@ def _allowed_roles(actor: Membership) -> set[str]:
 
 
 def _rule_error(actor: Membership, *, target: Membership | None = None, new_role: str | None = None) -> str | None:
-    """Why ``actor`` may not change ``target`` (or give ``new_role``), or None when allowed."""
-    if actor.role == Role.OWNER:
-        return None
-    if target is not None and target.role == Role.OWNER:
-        return "Only an owner can change or remove another owner."
-    if new_role == Role.OWNER:
-        return "Only an owner can make someone an owner."
-    return None
+    """Why ``actor`` may not change ``target`` (or give ``new_role``): the service's rule, for the page's controls."""
+    return services.team_rule_error(actor_role=actor.role, target_role=target.role if target else None, new_role=new_role)
 
 
 def _decorate(members: list[Membership], actor: Membership) -> list[Membership]:
@@ -119,19 +107,6 @@ def team(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/team.html", _team_context(request))
 
 
-def _send_invitation(*, org: Organization, inviter: User, email: str, role_label: str, url: str) -> None:
-    send_mail(
-        subject=f"You're invited to join {org.name} on Convene",
-        message=(
-            f"Hello,\n\n{inviter.display_name} invites you to join {org.name} on Convene as {role_label}.\n\n"
-            f"Accept the invitation here:\n{url}\n\n"
-            "If you did not expect this invitation, you can ignore this e-mail.\n"
-        ),
-        from_email=None,
-        recipient_list=[email],
-    )
-
-
 @org_view("team.manage")
 @require_POST
 def member_invite(request: HttpRequest) -> HttpResponse:
@@ -140,23 +115,13 @@ def member_invite(request: HttpRequest) -> HttpResponse:
     invitation = None
     if form.is_valid():
         try:
-            invitation = services.member_invite(org=org, actor=request.user, **form.cleaned_data)
+            invitation = services.member_invite(
+                org=org, actor=request.user, base_url=request.build_absolute_uri("/"), **form.cleaned_data
+            )
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:
-            url = _invitation_url(request, invitation)
-            transaction.on_commit(
-                partial(
-                    _send_invitation,
-                    org=org,
-                    inviter=request.user,
-                    email=invitation.email,
-                    role_label=invitation.get_role_display(),
-                    url=url,
-                ),
-                robust=True,  # a mail server hiccup must not undo the invitation: the link is shown on the page anyway
-            )
-            invitation.url = url
+            invitation.url = _invitation_url(request, invitation)
     if request.htmx:
         context = {
             "invitations": _invitations(request),
@@ -181,7 +146,7 @@ def membership_role(request: HttpRequest, membership_id: int) -> HttpResponse:
     error = notice = None
     if not form.is_valid():
         error = form.errors["role"][0]
-    elif (error := _rule_error(actor, target=target, new_role=form.cleaned_data["role"])) is None:
+    else:
         try:
             target = services.membership_role_change(
                 org=org, actor=request.user, membership_id=target.pk, role=form.cleaned_data["role"]
@@ -221,12 +186,11 @@ def membership_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
     target = selectors.membership_get(org=org, membership_id=membership_id)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    error = _rule_error(actor, target=target)
-    if error is None:
-        try:
-            services.membership_remove(org=org, actor=request.user, membership_id=target.pk)
-        except DomainError as exc:
-            error = exc.message
+    error = None
+    try:
+        services.membership_remove(org=org, actor=request.user, membership_id=target.pk)
+    except DomainError as exc:
+        error = exc.message
     if error is None and target.user_id == request.user.pk:
         messages.info(request, f"You left {org.name}.")
         return _redirect(request, reverse("home"))
