@@ -21,3 +21,7 @@ class OwnerOnly(PermissionDenied):
 
 class SlugTaken(DomainError):
     code, status = "SLUG_TAKEN", 409
+
+
+class InvalidScopes(DomainError):
+    code, status = "INVALID_SCOPES", 422

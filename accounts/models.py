@@ -146,3 +146,56 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_repr}"
+
+
+API_SCOPES = (
+    "events:read",
+    "events:write",
+    "registrations:read",
+    "registrations:write",
+    "checkins:write",
+    "payments:read",
+    "payments:write",
+    "users:read",
+    "users:write",
+    "webhooks:read",
+    "webhooks:write",
+)
+
+
+class ApiTier(models.TextChoices):
+    USER = "user", _("User")
+    PARTNER = "partner", _("Partner")
+    INTERNAL = "internal", _("Internal")
+
+
+class ApiKey(models.Model):
+    """A credential for the API, acting for one organization with a set of scopes.
+
+    Only a SHA-256 of the key is stored (keys carry 190 random bits, so a fast hash is enough);
+    the key itself is shown once, when it is created.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    display = models.CharField(max_length=32, help_text=_("The key's prefix and last characters, to recognise it."))
+    scopes = models.JSONField(default=list)
+    is_test = models.BooleanField(default=False)
+    tier = models.CharField(max_length=20, choices=ApiTier.choices, default=ApiTier.USER)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.display})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

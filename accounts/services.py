@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import secrets
 from functools import partial
 
@@ -8,8 +9,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django_q.tasks import async_task
 
-from accounts.errors import AlreadyMember, InvitationInvalid, LastOwner, OwnerOnly, SlugTaken
-from accounts.models import AuditEntry, Invitation, Membership, Organization, Role, User
+from accounts.errors import AlreadyMember, InvalidScopes, InvitationInvalid, LastOwner, OwnerOnly, SlugTaken
+from accounts.models import API_SCOPES, ApiKey, ApiTier, AuditEntry, Invitation, Membership, Organization, Role, User
 
 
 def audit_log(
@@ -160,3 +161,42 @@ def membership_remove(*, org: Organization, actor: User, membership_id: int) -> 
         org=org, actor=actor, action="accounts.membership.removed", obj=membership, changes={"email": membership.user.email}
     )
     membership.delete()
+
+
+def api_key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic(durable=True)
+def api_key_create(
+    *, org: Organization, actor: User | None, name: str, scopes: list[str], test: bool = False, tier: str = ApiTier.USER
+) -> tuple[ApiKey, str]:
+    """Create a key and return it with its secret value, which is never stored nor shown again."""
+    unknown = sorted(set(scopes) - set(API_SCOPES))
+    if unknown:
+        raise InvalidScopes(f"Unknown scopes: {', '.join(unknown)}. Known: {', '.join(API_SCOPES)}.", field="scopes")
+    if not name.strip():
+        raise InvalidScopes("Give the key a name.", field="name")
+    secret = f"cnv_{'test' if test else 'live'}_{secrets.token_urlsafe(24)}"
+    key = ApiKey.objects.create(
+        organization=org,
+        name=name.strip(),
+        key_hash=api_key_hash(secret),
+        display=f"{secret[:13]}…{secret[-4:]}",
+        scopes=sorted(set(scopes)),
+        is_test=test,
+        tier=tier,
+        created_by=actor if actor and actor.is_authenticated else None,
+    )
+    audit_log(org=org, actor=actor, action="accounts.api_key.created", obj=key, changes={"scopes": key.scopes})
+    return key, secret
+
+
+@transaction.atomic(durable=True)
+def api_key_revoke(*, org: Organization, actor: User | None, api_key_id: int) -> ApiKey:
+    key = ApiKey.objects.for_org(org).select_for_update().get(pk=api_key_id)
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        audit_log(org=org, actor=actor, action="accounts.api_key.revoked", obj=key)
+    return key

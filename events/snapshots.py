@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+
+from django.core.serializers.json import DjangoJSONEncoder
 
 from events.models import CheckIn, Event, Registration, Session, TicketType
 
+_ENCODER = DjangoJSONEncoder()
+
 
 def _dt(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+    """ISO 8601 in UTC with milliseconds, exactly as the API's JSON encoder writes datetimes."""
+    return _ENCODER.default(value.astimezone(UTC)) if value else None
 
 
 def ticket_type_data(tt: TicketType) -> dict:

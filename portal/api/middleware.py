@@ -1,0 +1,103 @@
+"""Everything every /api/v1 response carries: correlation id, credential, rate limit, version, one error shape."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+import uuid
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+
+from portal.api.auth import principal_from_bearer
+from portal.api.errors import error_response, is_error_envelope
+
+API_PREFIX = "/api/v1"
+API_VERSION = "1.0"
+#: requests per minute, and at most this many in any one second
+TIERS: dict[str, tuple[int, int]] = {
+    "anonymous": (30, 10),
+    "user": (60, 20),
+    "partner": (300, 100),
+    "internal": (600, 200),
+}
+_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+_VERSION = re.compile(r"^1(\.\d{1,3})?$")
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    limit: int
+    remaining: int
+    reset: int  # seconds until the window starts again
+    retry_after: int | None  # set when the request is refused
+
+
+def _hit(key: str, ttl: int) -> int:
+    """Count one request in a shared counter (atomic on Redis); returns the new count."""
+    if cache.add(key, 1, ttl):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, ttl)
+        return 1
+
+
+def rate_limit_hit(*, ident: str, tier: str, now: float | None = None) -> RateLimit:
+    per_minute, per_second = TIERS[tier]
+    now = time.time() if now is None else now
+    window = int(now // 60)
+    reset = max(1, math.ceil((window + 1) * 60 - now))
+    minute_count = _hit(f"rl:m:{ident}:{window}", 61)
+    second_count = _hit(f"rl:s:{ident}:{int(now)}", 2)
+    retry_after = None
+    if minute_count > per_minute:
+        retry_after = reset
+    elif second_count > per_second:
+        retry_after = 1
+    return RateLimit(limit=per_minute, remaining=max(per_minute - minute_count, 0), reset=reset, retry_after=retry_after)
+
+
+class ApiMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(API_PREFIX):
+            return self.get_response(request)
+        supplied = request.headers.get("X-Correlation-ID", "")
+        request.correlation_id = supplied if _CORRELATION_ID.match(supplied) else str(uuid.uuid4())
+        asked = request.headers.get("X-API-Version", "")
+        version = asked if _VERSION.match(asked) else API_VERSION
+
+        principal = None
+        authorization = request.headers.get("Authorization", "")
+        if authorization[:7].lower() == "bearer ":
+            principal = principal_from_bearer(authorization[7:].strip())
+        request.principal = principal
+        ident = principal.credential_id if principal else f"ip:{request.META.get('REMOTE_ADDR', '')}"
+        limit = rate_limit_hit(ident=ident, tier=principal.tier if principal else "anonymous")
+
+        if limit.retry_after is not None:
+            response = error_response(
+                request, status=429, message="Too many requests: slow down and retry after the delay given.",
+                details=f"The limit is {limit.limit} requests per minute for this credential.",
+            )
+            response["Retry-After"] = str(limit.retry_after)
+        else:
+            response = self.get_response(request)
+            if response.status_code >= 400 and not getattr(response, "streaming", False) and not is_error_envelope(response):
+                # Django's own 404 (unknown URL), 405, 500: the same envelope as everything else.
+                allow = response.get("Allow")
+                response = error_response(request, status=response.status_code)
+                if allow:
+                    response["Allow"] = allow
+        response["X-Correlation-ID"] = request.correlation_id
+        response["X-API-Version"] = version
+        response["X-RateLimit-Limit"] = str(limit.limit)
+        response["X-RateLimit-Remaining"] = str(limit.remaining)
+        response["X-RateLimit-Reset"] = str(limit.reset)
+        return response
