@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from contextvars import ContextVar
 from functools import partial
 
 from django.db import IntegrityError, models, transaction
@@ -11,6 +12,9 @@ from django_q.tasks import async_task
 
 from accounts.errors import AlreadyMember, InvalidScopes, InvitationInvalid, LastOwner, OwnerOnly, SlugTaken
 from accounts.models import API_SCOPES, ApiKey, ApiTier, AuditEntry, Invitation, Membership, Organization, Role, User
+
+#: who acts when there is no user: set per request by the API (e.g. "api-key cnv_live_abcd…wxyz")
+audit_actor_label: ContextVar[str] = ContextVar("audit_actor_label", default="")
 
 
 def audit_log(
@@ -25,7 +29,8 @@ def audit_log(
     return AuditEntry.objects.create(
         organization=org,
         actor=actor if actor is not None and actor.is_authenticated else None,
-        actor_label=actor_label or (actor.email if actor is not None and actor.is_authenticated else "public"),
+        actor_label=actor_label
+        or (actor.email if actor is not None and actor.is_authenticated else audit_actor_label.get() or "public"),
         action=action,
         object_type=obj._meta.model_name if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",

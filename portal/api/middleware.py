@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import time
@@ -11,8 +12,10 @@ from dataclasses import dataclass
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 
+from accounts.services import audit_actor_label
 from portal.api.auth import principal_from_bearer
 from portal.api.errors import error_response, is_error_envelope
+from portal.api.idempotency import idempotent
 
 API_PREFIX = "/api/v1"
 API_VERSION = "1.0"
@@ -61,6 +64,20 @@ def rate_limit_hit(*, ident: str, tier: str, now: float | None = None) -> RateLi
     return RateLimit(limit=per_minute, remaining=max(per_minute - minute_count, 0), reset=reset, retry_after=retry_after)
 
 
+def _conditional(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """A strong ETag on every read; If-None-Match with it answers 304 Not Modified without a body."""
+    etag = '"' + hashlib.sha256(response.content).hexdigest()[:32] + '"'
+    asked = {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}
+    if etag in asked or "*" in asked:
+        not_modified = HttpResponse(status=304)
+        for header in ("Cache-Control", "Vary", "Link"):
+            if header in response:
+                not_modified[header] = response[header]
+        response = not_modified
+    response["ETag"] = etag
+    return response
+
+
 class ApiMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -78,23 +95,38 @@ class ApiMiddleware:
         if authorization[:7].lower() == "bearer ":
             principal = principal_from_bearer(authorization[7:].strip())
         request.principal = principal
+        label_token = audit_actor_label.set(f"api-key {principal.api_key.display}" if principal and principal.api_key else "")
+        try:
+            return self._respond(request, principal, version)
+        finally:
+            audit_actor_label.reset(label_token)
+
+    def _respond(self, request: HttpRequest, principal, version: str) -> HttpResponse:
         ident = principal.credential_id if principal else f"ip:{request.META.get('REMOTE_ADDR', '')}"
         limit = rate_limit_hit(ident=ident, tier=principal.tier if principal else "anonymous")
 
         if limit.retry_after is not None:
             response = error_response(
-                request, status=429, message="Too many requests: slow down and retry after the delay given.",
+                request,
+                status=429,
+                message="Too many requests: slow down and retry after the delay given.",
                 details=f"The limit is {limit.limit} requests per minute for this credential.",
             )
             response["Retry-After"] = str(limit.retry_after)
         else:
-            response = self.get_response(request)
+            idempotency_key = request.headers.get("Idempotency-Key")
+            if idempotency_key is not None and request.method == "POST" and principal is not None:
+                response = idempotent(request, principal.credential_id, idempotency_key, lambda: self.get_response(request))
+            else:
+                response = self.get_response(request)
             if response.status_code >= 400 and not getattr(response, "streaming", False) and not is_error_envelope(response):
                 # Django's own 404 (unknown URL), 405, 500: the same envelope as everything else.
                 allow = response.get("Allow")
                 response = error_response(request, status=response.status_code)
                 if allow:
                     response["Allow"] = allow
+        if request.method in ("GET", "HEAD") and response.status_code == 200 and not getattr(response, "streaming", False):
+            response = _conditional(request, response)
         response["X-Correlation-ID"] = request.correlation_id
         response["X-API-Version"] = version
         response["X-RateLimit-Limit"] = str(limit.limit)
