@@ -30,6 +30,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "checkin.perform": frozenset({OWNER, ADMIN, ORGANIZER, CHECKIN}),
     "team.manage": frozenset({OWNER, ADMIN}),
     "audit.view": frozenset({OWNER, ADMIN}),
+    "apikeys.manage": frozenset({OWNER, ADMIN, DEVELOPER}),
 }
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import views
+from accounts import views, views_api_keys
 
 app_name = "accounts"
 
@@ -13,4 +13,6 @@ urlpatterns = [
     path("o/<slug:org_slug>/team/<int:membership_id>/remove/", views.membership_remove, name="membership-remove"),
     path("o/<slug:org_slug>/team/invitations/<int:invitation_id>/revoke/", views.invitation_revoke, name="invitation-revoke"),
     path("o/<slug:org_slug>/audit/", views.audit_log, name="audit-log"),
+    path("o/<slug:org_slug>/api-keys/", views_api_keys.api_key_list, name="api-key-list"),
+    path("o/<slug:org_slug>/api-keys/<int:api_key_id>/revoke/", views_api_keys.api_key_revoke, name="api-key-revoke"),
 ]

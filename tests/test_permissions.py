@@ -15,6 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import Invitation, Membership, Role
 from accounts.permissions import PERMISSIONS
+from accounts.services import api_key_create
 from events import services
 from tests.factories import make_event, make_member, make_org
 
@@ -27,6 +28,7 @@ POST_ONLY = {
     "events:session-cancel",
     "events:registration-bulk",
     "events:checkin-perform",
+    "accounts:api-key-revoke",
     "accounts:member-invite",
     "accounts:membership-role",
     "accounts:membership-remove",
@@ -70,6 +72,7 @@ def _world(org):
         ends_at=event.starts_at + timedelta(hours=1),
     )
     reg = services.registration_create(org=org, actor=None, ticket_type_id=tt.pk, name="Pat", email=f"pat@{org.slug}.test")
+    api_key, _secret = api_key_create(org=org, actor=owner, name="k", scopes=["events:read"])
     invitation = Invitation.objects.create(
         organization=org, email=f"new@{org.slug}.test", role=Role.VIEWER, token=f"tok-{org.slug}"
     )
@@ -81,6 +84,7 @@ def _world(org):
         "registration_id": reg.pk,
         "membership_id": Membership.objects.get(user=owner, organization=org).pk,
         "invitation_id": invitation.pk,
+        "api_key_id": api_key.pk,
     }
 
 

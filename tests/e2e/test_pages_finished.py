@@ -24,6 +24,7 @@ PAGES = [
     "/o/acme/events/{event}/checkin/",
     "/o/acme/team/",
     "/o/acme/audit/",
+    "/o/acme/api-keys/",
     "/e/acme/{slug}/",
 ]
 
