@@ -256,3 +256,14 @@ def ticket_type_sale_list(*, org: Organization, event: Event) -> list[TicketType
 def session_choice_list(*, org: Organization, event: Event) -> list[Session]:
     """The event's sessions, without seat counts or speakers: the choices of a registration POST."""
     return list(Session.objects.for_org(org).filter(event=event).order_by("starts_at", "room", "id"))
+
+
+# --- Public API: registrations and check-in -------------------------------------------------------
+
+
+def registration_by_code(*, org: Organization, code: str) -> Registration | None:
+    """The registration of ``org`` whose ticket code is exactly ``code`` (any event), if any."""
+    code = code.strip()
+    if not code:
+        return None
+    return Registration.objects.for_org(org).filter(code__iexact=code).first()

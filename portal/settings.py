@@ -118,9 +118,7 @@ if DATABASE_URL:
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         # A row lock not granted within LOCK_TIMEOUT_MS fails the statement (answered as BUSY, 409 +
         # Retry-After) instead of holding a worker; set once per connection, not per transaction.
-        DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
-            f"-c lock_timeout={LOCK_TIMEOUT_MS}"
-        )
+        DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c lock_timeout={LOCK_TIMEOUT_MS}"
 else:
     DATABASES = {
         "default": {

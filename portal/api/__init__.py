@@ -57,7 +57,10 @@ def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespons
     first = exc.errors[0] if exc.errors else {}
     location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "payload")]
     return error_response(
-        request, status=422, code="VALIDATION_ERROR", message=first.get("msg", "The request is not valid."),
+        request,
+        status=422,
+        code="VALIDATION_ERROR",
+        message=first.get("msg", "The request is not valid."),
         details=[{"field": ".".join(str(p) for p in e.get("loc", ())[1:]), "message": e.get("msg")} for e in exc.errors],
         target=".".join(location) or None,
     )
@@ -66,7 +69,9 @@ def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespons
 @api.exception_handler(AuthenticationError)
 def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     response = error_response(
-        request, status=401, code="UNAUTHENTICATED",
+        request,
+        status=401,
+        code="UNAUTHENTICATED",
         message="Give a valid API key as 'Authorization: Bearer <key>'.",
     )
     response["WWW-Authenticate"] = 'Bearer realm="convene"'
@@ -97,8 +102,10 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 def _routers() -> None:
     from events.api import router as events_router
+    from events.api_registrations import router as registrations_router
 
     api.add_router("/events", events_router)
+    api.add_router("", registrations_router)
 
 
 _routers()

@@ -37,8 +37,12 @@ def principal_from_bearer(token: str) -> Principal | None:
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
     return Principal(
-        organization=key.organization, scopes=frozenset(key.scopes), tier=key.tier,
-        credential_id=f"key:{key.key_hash[:16]}", is_test=key.is_test, api_key=key,
+        organization=key.organization,
+        scopes=frozenset(key.scopes),
+        tier=key.tier,
+        credential_id=f"key:{key.key_hash[:16]}",
+        is_test=key.is_test,
+        api_key=key,
     )
 
 

@@ -29,8 +29,13 @@ STATUS_CODES = {
 
 
 def error_body(
-    request: HttpRequest, *, status: int, code: str | None = None, message: str | None = None,
-    details: object = None, target: str | None = None,
+    request: HttpRequest,
+    *,
+    status: int,
+    code: str | None = None,
+    message: str | None = None,
+    details: object = None,
+    target: str | None = None,
 ) -> dict:
     code = code or STATUS_CODES.get(status, "ERROR")
     return {

@@ -63,7 +63,14 @@ def paginate(request: HttpRequest, response: HttpResponse, qs: QuerySet, seriali
 
     response["Link"] = ", ".join(f'<{link(o)}>; rel="{rel}"' for rel, o in targets.items())
     response["X-Total-Count"] = str(total)
-    meta = {"total": total, "limit": size, "offset": offset} if style == "offset" else {
-        "total": total, "page": offset // size + 1, "pageSize": size, "totalPages": max((total + size - 1) // size, 1),
-    }
+    meta = (
+        {"total": total, "limit": size, "offset": offset}
+        if style == "offset"
+        else {
+            "total": total,
+            "page": offset // size + 1,
+            "pageSize": size,
+            "totalPages": max((total + size - 1) // size, 1),
+        }
+    )
     return {"data": items, "pagination": meta}

@@ -25,8 +25,12 @@ class Command(BaseCommand):
             raise CommandError(f"No organization with the slug '{org}'.")
         try:
             key, secret = api_key_create(
-                org=organization, actor=None, name=name, scopes=[s.strip() for s in scopes.split(",") if s.strip()],
-                test=test, tier=tier,
+                org=organization,
+                actor=None,
+                name=name,
+                scopes=[s.strip() for s in scopes.split(",") if s.strip()],
+                test=test,
+                tier=tier,
             )
         except DomainError as exc:
             raise CommandError(exc.message) from exc
