@@ -72,11 +72,25 @@ def outbox_publish_many(*, org: Organization, events: list[tuple[str, dict]]) ->
     return created
 
 
+def _queue_is_this_database() -> bool:
+    """django-q2's ORM broker on the default database (the embedded set-up and the benchmark's)."""
+    q = settings.Q_CLUSTER
+    return q.get("orm") == "default" and not q.get("sync")
+
+
 def outbox_dispatch_on_commit(outbox_event_ids: list[int]) -> None:
-    """After the caller's transaction commits, queue one fan-out task per outbox row (ids only)."""
-    for event_id in outbox_event_ids:
-        # robust: a queue hiccup must not turn a committed change into an error; the sweep catches the row later
-        transaction.on_commit(partial(async_task, "integrations.tasks.outbox_fan_out_task", event_id), robust=True)
+    """Queue one fan-out task for these outbox rows (ids only), to run once the change is committed.
+
+    With the ORM broker the queue row is written inside the change's own transaction: it commits or
+    rolls back with it, and costs no second commit on the registration hot path. With Redis the task
+    is pushed after commit. Either way the sweep catches any row whose task went missing.
+    """
+    enqueue = partial(async_task, "integrations.tasks.outbox_fan_out_task", list(outbox_event_ids))
+    if _queue_is_this_database():
+        enqueue()
+    else:
+        # robust: a queue hiccup must not turn a committed change into an error
+        transaction.on_commit(enqueue, robust=True)
 
 
 # --- webhook endpoints ---------------------------------------------------------------------------------

@@ -7,8 +7,10 @@ from integrations import services
 DELIVERY_BATCH = 50
 
 
-def outbox_fan_out_task(outbox_event_id: int) -> int:
-    return len(services.outbox_fan_out(outbox_event_id=outbox_event_id))
+def outbox_fan_out_task(outbox_event_ids: int | list[int]) -> int:
+    """Fan out the outbox rows of one change, in commit order; returns how many deliveries were made."""
+    ids = [outbox_event_ids] if isinstance(outbox_event_ids, int) else sorted(outbox_event_ids)
+    return sum(len(services.outbox_fan_out(outbox_event_id=event_id)) for event_id in ids)
 
 
 def webhook_deliveries_attempt_task(delivery_ids: list[int]) -> int:
