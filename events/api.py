@@ -14,16 +14,12 @@ from events.errors import ValidationFailed
 from events.models import Event, EventStatus
 from portal.api import ErrorOut
 from portal.api.auth import require_scope
-from portal.api.pagination import paginate
+from portal.api.pagination import Pagination, paginate, sort_order
 from portal.errors import DomainError
 
 router = Router(tags=["events"])
 
 SORT_FIELDS = {"startsAt": "starts_at", "endsAt": "ends_at", "title": "title", "createdAt": "created_at", "id": "id"}
-
-
-class InvalidSort(DomainError):
-    code, status = "INVALID_SORT", 400
 
 
 class VenueOut(Schema):
@@ -62,28 +58,9 @@ class EventOut(Schema):
     updatedAt: datetime
 
 
-class Pagination(Schema):
-    total: int
-    page: int | None = None
-    pageSize: int | None = None
-    totalPages: int | None = None
-    limit: int | None = None
-    offset: int | None = None
-
-
 class EventList(Schema):
     data: list[EventOut]
     pagination: Pagination
-
-
-def _order(sort: str) -> list[str]:
-    order = []
-    for part in filter(None, (p.strip() for p in sort.split(","))):
-        name = part.lstrip("-")
-        if name not in SORT_FIELDS:
-            raise InvalidSort(f"Cannot sort by '{name}'. Sort by: {', '.join(SORT_FIELDS)}.", field="sort")
-        order.append(("-" if part.startswith("-") else "") + SORT_FIELDS[name])
-    return [*order, "id"]
 
 
 @router.get(
@@ -111,7 +88,7 @@ def event_list(
         qs = qs.filter(starts_at__gte=startsAfter)
     if startsBefore is not None:
         qs = qs.filter(starts_at__lt=startsBefore)
-    return paginate(request, response, qs.order_by(*_order(sort)), snapshots.event_data)
+    return paginate(request, response, qs.order_by(*sort_order(sort, SORT_FIELDS)), snapshots.event_data)
 
 
 @router.get(

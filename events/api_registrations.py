@@ -11,12 +11,11 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 
 from events import selectors, services, snapshots
-from events.api import InvalidSort, Pagination
 from events.errors import AlreadyCheckedIn
 from events.models import RegistrationStatus, TicketType
 from portal.api import ErrorOut
 from portal.api.auth import require_scope
-from portal.api.pagination import paginate
+from portal.api.pagination import Pagination, paginate, sort_order
 from portal.errors import DomainError, NotFound
 
 router = Router(tags=["registrations"])
@@ -110,16 +109,6 @@ class CheckinOut(Schema):
 # --- Helpers --------------------------------------------------------------------------------------
 
 
-def _order(sort: str) -> list[str]:
-    order = []
-    for part in filter(None, (p.strip() for p in sort.split(","))):
-        name = part.lstrip("-")
-        if name not in SORT_FIELDS:
-            raise InvalidSort(f"Cannot sort by '{name}'. Sort by: {', '.join(SORT_FIELDS)}.", field="sort")
-        order.append(("-" if part.startswith("-") else "") + SORT_FIELDS[name])
-    return [*order, "-id"]
-
-
 def _checked_in(value: bool | None) -> str:
     return "" if value is None else ("yes" if value else "no")
 
@@ -187,7 +176,7 @@ def registration_list(
     )
     if eventId is not None:
         qs = qs.filter(event_id=eventId)
-    qs = qs.prefetch_related("sessions").order_by(*_order(sort))
+    qs = qs.prefetch_related("sessions").order_by(*sort_order(sort, SORT_FIELDS, tiebreak="-id"))
     return paginate(request, response, qs, snapshots.registration_data)
 
 
@@ -300,5 +289,5 @@ def event_attendees(request: HttpRequest, response: HttpResponse, event_id: int,
     principal = require_scope(request, "registrations:read")
     event = selectors.event_get(org=principal.organization, event_id=event_id)
     qs = selectors.registration_list(org=principal.organization, event=event, status=RegistrationStatus.CONFIRMED)
-    qs = qs.prefetch_related("sessions").order_by(*_order(sort))
+    qs = qs.prefetch_related("sessions").order_by(*sort_order(sort, SORT_FIELDS, tiebreak="-id"))
     return paginate(request, response, qs, snapshots.registration_data)

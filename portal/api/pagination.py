@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from ninja import Schema
 
 from portal.errors import DomainError
 
@@ -74,3 +75,29 @@ def paginate(request: HttpRequest, response: HttpResponse, qs: QuerySet, seriali
         }
     )
     return {"data": items, "pagination": meta}
+
+
+class InvalidSort(DomainError):
+    code, status = "INVALID_SORT", 400
+
+
+class Pagination(Schema):
+    """The ``pagination`` member of every collection: page style or offset style, as the client asked."""
+
+    total: int
+    page: int | None = None
+    pageSize: int | None = None
+    totalPages: int | None = None
+    limit: int | None = None
+    offset: int | None = None
+
+
+def sort_order(sort: str, fields: dict[str, str], *, tiebreak: str = "id") -> list[str]:
+    """``sort=-startsAt,title`` → ORM ordering, from the API names in ``fields``; unknown names are a 400."""
+    order = []
+    for part in filter(None, (p.strip() for p in sort.split(","))):
+        name = part.lstrip("-")
+        if name not in fields:
+            raise InvalidSort(f"Cannot sort by '{name}'. Sort by: {', '.join(fields)}.", field="sort")
+        order.append(("-" if part.startswith("-") else "") + fields[name])
+    return [*order, tiebreak]
