@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from django.core.serializers.json import DjangoJSONEncoder
 
-from events.models import CheckIn, Event, Registration, Session, TicketType
+from events.models import ACTIVE_STATUSES, CheckIn, Event, Registration, Session, TicketType
 
 _ENCODER = DjangoJSONEncoder()
 
@@ -52,6 +52,10 @@ def event_data(event: Event) -> dict:
 
 
 def session_data(session: Session) -> dict:
+    """``taken``: seats held by active registrations (annotated by list queries, counted otherwise)."""
+    taken = getattr(session, "taken", None)
+    if taken is None:
+        taken = session.registration_links.filter(registration__status__in=ACTIVE_STATUSES).count()
     return {
         "id": session.pk,
         "eventId": session.event_id,
@@ -63,6 +67,8 @@ def session_data(session: Session) -> dict:
         "capacity": session.capacity,
         "speakers": [{"id": s.pk, "name": s.name, "company": s.company} for s in session.speakers.all()],
         "cancelled": session.cancelled,
+        "taken": taken,
+        "seatsLeft": None if session.capacity is None else max(session.capacity - taken, 0),
     }
 
 

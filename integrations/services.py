@@ -388,3 +388,89 @@ def delivery_redeliver(*, org: Organization, actor: User | None, delivery_id: in
     audit_log(org=org, actor=actor, action="integrations.webhook_delivery.redelivered", obj=delivery)
     transaction.on_commit(partial(async_task, "integrations.tasks.webhook_deliveries_attempt_task", [delivery.pk]), robust=True)
     return delivery
+
+
+# --- API helpers ---------------------------------------------------------------------------------------
+
+#: what a test event carries as ``data``: a marker a receiver can recognise, not a real resource
+TEST_EVENT_DATA = {"test": True, "message": "A test event sent from Convene to check this endpoint."}
+
+
+def _queue_attempts(delivery_ids: list[int]) -> None:
+    if delivery_ids:
+        transaction.on_commit(
+            partial(async_task, "integrations.tasks.webhook_deliveries_attempt_task", list(delivery_ids)), robust=True
+        )
+
+
+@transaction.atomic(durable=True)
+def webhook_endpoint_delete(*, org: Organization, actor: User | None, endpoint_id: int) -> None:
+    """Remove an endpoint with its deliveries and their attempts; nothing more is sent to it."""
+    endpoint = _endpoint_for_update(org=org, endpoint_id=endpoint_id)
+    audit_log(
+        org=org,
+        actor=actor,
+        action="integrations.webhook_endpoint.deleted",
+        obj=endpoint,
+        changes={"url": endpoint.url, "event_types": endpoint.event_types},
+    )
+    endpoint.delete()
+
+
+@transaction.atomic(durable=True)
+def webhook_endpoint_send_test(
+    *, org: Organization, actor: User | None, endpoint_id: int, event_type: str | None = None
+) -> WebhookDelivery:
+    """Send a test event to this endpoint only, signed and recorded like any delivery; sent right after commit.
+
+    The outbox row is written already dispatched, so the fan-out (and its sweep) never offers it to other endpoints.
+    """
+    endpoint = _endpoint_for_update(org=org, endpoint_id=endpoint_id)
+    if not endpoint.enabled:
+        raise EndpointDisabled(_("Enable the webhook endpoint before sending it a test event."), field="endpoint")
+    chosen = event_type or (endpoint.event_types[0] if endpoint.event_types else EVENT_TYPES[0])
+    _check_event_type(chosen)
+    now = timezone.now()
+    event = OutboxEvent.objects.create(
+        organization=org, event_type=chosen, payload=dict(TEST_EVENT_DATA), created_at=now, dispatched_at=now
+    )
+    delivery = WebhookDelivery.objects.create(organization=org, endpoint=endpoint, outbox_event=event, next_attempt_at=now)
+    audit_log(
+        org=org,
+        actor=actor,
+        action="integrations.webhook_endpoint.test_sent",
+        obj=endpoint,
+        changes={"event_type": chosen, "event_id": event.public_id},
+    )
+    _queue_attempts([delivery.pk])
+    return delivery
+
+
+def _check_event_type(event_type: str) -> None:
+    if event_type not in EVENT_TYPES:
+        raise InvalidEventTypes(
+            _("Unknown event type: %(types)s.") % {"types": event_type}, field="event_type", unknown=[event_type]
+        )
+
+
+@transaction.atomic(durable=True)
+def webhook_endpoint_redeliver_failed(*, org: Organization, actor: User | None, endpoint_id: int, since: datetime) -> int:
+    """Send again every failed delivery of this endpoint created since ``since``; returns how many were queued."""
+    endpoint = _endpoint_for_update(org=org, endpoint_id=endpoint_id)
+    if not endpoint.enabled:
+        raise EndpointDisabled(_("Enable the webhook endpoint before sending it deliveries again."), field="endpoint")
+    failed = WebhookDelivery.objects.for_org(org).filter(endpoint=endpoint, status=DeliveryStatus.FAILED, created_at__gte=since)
+    ids = list(failed.select_for_update().order_by("id").values_list("id", flat=True))
+    if ids:
+        WebhookDelivery.objects.filter(pk__in=ids).update(
+            status=DeliveryStatus.PENDING, attempt_count=0, next_attempt_at=timezone.now()
+        )
+        audit_log(
+            org=org,
+            actor=actor,
+            action="integrations.webhook_endpoint.failed_redelivered",
+            obj=endpoint,
+            changes={"since": since.isoformat(), "count": len(ids)},
+        )
+    _queue_attempts(ids)
+    return len(ids)

@@ -103,9 +103,13 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 def _routers() -> None:
     from events.api import router as events_router
     from events.api_registrations import router as registrations_router
+    from events.api_sessions import router as sessions_router
+    from integrations.api import router as webhooks_router
 
     api.add_router("/events", events_router)
     api.add_router("", registrations_router)
+    api.add_router("", sessions_router)
+    api.add_router("/webhooks", webhooks_router)
 
 
 _routers()
