@@ -14,8 +14,8 @@ from events.errors import ValidationFailed
 from events.models import Event, EventStatus
 from portal.api import ErrorOut
 from portal.api.auth import require_scope
+from portal.api.errors import WRITE_ERRORS, api_names
 from portal.api.pagination import Pagination, paginate, sort_order
-from portal.errors import DomainError
 
 router = Router(tags=["events"])
 
@@ -181,18 +181,12 @@ def _service_fields(data: dict) -> dict:
 
 def _call(service, **kwargs) -> Event:
     """Run a service; its errors name the API's field."""
-    try:
+    with api_names(API_FIELDS):
         return service(**kwargs)
-    except DomainError as exc:
-        exc.field = API_FIELDS.get(exc.field, exc.field)
-        raise
 
 
 def _event_out(org, event_id: int) -> dict:
     return snapshots.event_data(Event.objects.for_org(org).prefetch_related("ticket_types").get(pk=event_id))
-
-
-WRITE_ERRORS = frozenset({400, 401, 403, 404, 409, 422, 429})
 
 
 @router.post(

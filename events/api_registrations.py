@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -15,8 +13,9 @@ from events.errors import AlreadyCheckedIn
 from events.models import RegistrationStatus, TicketType
 from portal.api import ErrorOut
 from portal.api.auth import require_scope
+from portal.api.errors import READ_ERRORS, WRITE_ERRORS, api_names
 from portal.api.pagination import Pagination, paginate, sort_order
-from portal.errors import DomainError, NotFound
+from portal.errors import NotFound
 
 router = Router(tags=["registrations"])
 
@@ -32,26 +31,6 @@ FIELD_NAMES = {
     "gate": "gate",
     "code": "code",
 }
-
-READ_ERRORS = frozenset({400, 401, 403, 404, 422, 429})
-WRITE_ERRORS = frozenset({400, 401, 403, 404, 409, 422, 429})
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
-
-
-@contextmanager
-def _api_names() -> Iterator[None]:
-    """Re-raise a service's DomainError with the API's camelCase names in ``target`` and ``details``."""
-    try:
-        yield
-    except DomainError as exc:
-        if exc.field:
-            exc.field = FIELD_NAMES.get(exc.field, _camel(exc.field))
-        exc.details = {_camel(key): value for key, value in exc.details.items()}
-        raise
 
 
 # --- Schemas --------------------------------------------------------------------------------------
@@ -133,7 +112,7 @@ def _registration_out(request: HttpRequest, registration_id: int) -> dict:
 )
 def registration_create(request: HttpRequest, payload: RegistrationIn):
     principal = require_scope(request, "registrations:write")
-    with _api_names():
+    with api_names(FIELD_NAMES, camel_details=True):
         try:
             reg = services.registration_create(
                 org=principal.organization,
@@ -200,7 +179,7 @@ def registration_detail(request: HttpRequest, registration_id: int):
 )
 def registration_confirm(request: HttpRequest, registration_id: int):
     principal = require_scope(request, "registrations:write")
-    with _api_names():
+    with api_names(FIELD_NAMES, camel_details=True):
         services.registration_confirm(org=principal.organization, actor=None, registration_id=registration_id)
     return _registration_out(request, registration_id)
 
@@ -214,7 +193,7 @@ def registration_confirm(request: HttpRequest, registration_id: int):
 )
 def registration_cancel(request: HttpRequest, registration_id: int, payload: CancelIn | None = None):
     principal = require_scope(request, "registrations:write")
-    with _api_names():
+    with api_names(FIELD_NAMES, camel_details=True):
         services.registration_cancel(
             org=principal.organization,
             actor=None,
@@ -229,7 +208,7 @@ def registration_cancel(request: HttpRequest, registration_id: int, payload: Can
 
 def _checkin(request: HttpRequest, registration_id: int, gate: str) -> dict:
     principal = request.auth
-    with _api_names():
+    with api_names(FIELD_NAMES, camel_details=True):
         try:
             checkin = services.checkin_perform(
                 org=principal.organization, actor=None, registration_id=registration_id, gate=gate.strip()

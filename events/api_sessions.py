@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -18,8 +16,8 @@ from events.errors import ValidationFailed
 from events.models import ACTIVE_STATUSES, Session, Speaker
 from portal.api import ErrorOut
 from portal.api.auth import require_scope
+from portal.api.errors import READ_ERRORS, WRITE_ERRORS, api_names
 from portal.api.pagination import Pagination, paginate, sort_order
-from portal.errors import DomainError
 
 router = Router(tags=["sessions"])
 
@@ -51,20 +49,6 @@ SERVICE_NAMES = {
     "capacity": "capacity",
     "speakerIds": "speaker_ids",
 }
-
-READ_ERRORS = frozenset({400, 401, 403, 404, 422, 429})
-WRITE_ERRORS = frozenset({400, 401, 403, 404, 409, 422, 429})
-
-
-@contextmanager
-def _api_names() -> Iterator[None]:
-    """Re-raise a service's DomainError with the API's name of the field in ``target``."""
-    try:
-        yield
-    except DomainError as exc:
-        if exc.field:
-            exc.field = FIELD_NAMES.get(exc.field, exc.field)
-        raise
 
 
 # --- Schemas --------------------------------------------------------------------------------------
@@ -229,7 +213,7 @@ def session_detail(request: HttpRequest, event_id: int, session_id: int):
 def session_create(request: HttpRequest, event_id: int, payload: SessionIn):
     principal = require_scope(request, "events:write")
     org = principal.organization
-    with _api_names():
+    with api_names(FIELD_NAMES):
         session = services.session_create(org=org, actor=None, event_id=event_id, **_service_fields(payload.dict()))
     return Status(201, _session_out(_session_get(org, event_id, session.pk)))
 
@@ -246,7 +230,7 @@ def session_update(request: HttpRequest, event_id: int, session_id: int, payload
     org = principal.organization
     _session_check(org, event_id, session_id)
     fields = _service_fields(payload.dict(exclude_unset=True))
-    with _api_names():
+    with api_names(FIELD_NAMES):
         services.session_update(org=org, actor=None, session_id=session_id, **fields)
     return _session_out(_session_get(org, event_id, session_id))
 
@@ -261,7 +245,7 @@ def session_cancel(request: HttpRequest, event_id: int, session_id: int):
     principal = require_scope(request, "events:write")
     org = principal.organization
     _session_check(org, event_id, session_id)
-    with _api_names():
+    with api_names(FIELD_NAMES):
         services.session_cancel(org=org, actor=None, session_id=session_id)
     return _session_out(_session_get(org, event_id, session_id))
 
@@ -312,7 +296,7 @@ def speaker_create(request: HttpRequest, payload: SpeakerIn):
             validate_email(email)
         except DjangoValidationError:
             raise ValidationFailed("Enter a valid e-mail address.", field="email") from None
-    with _api_names():
+    with api_names(FIELD_NAMES):
         speaker = services.speaker_create(
             org=principal.organization,
             actor=None,

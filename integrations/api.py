@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 from django.http import HttpRequest, HttpResponse
@@ -15,27 +13,15 @@ from integrations.errors import InvalidEventTypes
 from integrations.models import EVENT_TYPES, DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from portal.api import ErrorOut
 from portal.api.auth import require_scope
+from portal.api.errors import READ_ERRORS, WRITE_ERRORS, api_names
 from portal.api.pagination import Pagination, paginate
-from portal.errors import DomainError, NotFound
+from portal.errors import NotFound
 
 router = Router(tags=["webhooks"])
 
-READ_ERRORS = frozenset({400, 401, 403, 404, 422, 429})
-WRITE_ERRORS = frozenset({400, 401, 403, 404, 409, 422, 429})
 
 #: the services' field names → the API's names (the envelope's ``target``)
 FIELD_NAMES = {"url": "url", "event_types": "eventTypes", "event_type": "eventType", "description": "description"}
-
-
-@contextmanager
-def _api_names() -> Iterator[None]:
-    """Re-raise a service's DomainError with the API's field name in ``target``."""
-    try:
-        yield
-    except DomainError as exc:
-        if exc.field:
-            exc.field = FIELD_NAMES.get(exc.field, exc.field)
-        raise
 
 
 # --- Schemas --------------------------------------------------------------------------------------
@@ -171,7 +157,7 @@ def _delivery_out(org, delivery_id: int) -> dict:
 )
 def webhook_endpoint_create(request: HttpRequest, payload: EndpointIn):
     principal = require_scope(request, "webhooks:write")
-    with _api_names():
+    with api_names(FIELD_NAMES):
         endpoint = services.webhook_endpoint_create(
             org=principal.organization,
             actor=None,
@@ -213,7 +199,7 @@ def webhook_endpoint_detail(request: HttpRequest, endpoint_id: int):
 )
 def webhook_endpoint_update(request: HttpRequest, endpoint_id: int, payload: EndpointPatch):
     principal = require_scope(request, "webhooks:write")
-    with _api_names():
+    with api_names(FIELD_NAMES):
         endpoint = services.webhook_endpoint_update(
             org=principal.organization,
             actor=None,
@@ -283,7 +269,7 @@ def webhook_endpoint_rotate_secret(request: HttpRequest, endpoint_id: int):
 )
 def webhook_endpoint_test(request: HttpRequest, endpoint_id: int, eventType: str | None = None):
     principal = require_scope(request, "webhooks:write")
-    with _api_names():
+    with api_names(FIELD_NAMES):
         delivery = services.webhook_endpoint_send_test(
             org=principal.organization,
             actor=None,

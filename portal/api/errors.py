@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http import HTTPStatus
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
+
+from portal.errors import DomainError
 
 DOCS_URL = "/api/v1/docs"
 
@@ -63,3 +67,30 @@ def is_error_envelope(response: HttpResponse) -> bool:
         return "error" in json.loads(response.content)
     except (ValueError, TypeError):
         return False
+
+
+#: the error statuses an operation declares in the OpenAPI document
+READ_ERRORS = frozenset({400, 401, 403, 404, 422, 429})
+WRITE_ERRORS = frozenset({400, 401, 403, 404, 409, 422, 429})
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+@contextmanager
+def api_names(renames: dict[str, str], *, camel_details: bool = False) -> Iterator[None]:
+    """Re-raise a service's DomainError naming the API's field in ``target`` (``renames``, else camelCase).
+
+    Services speak in their own keyword names (``starts_at``, ``ticket_type``); the client sent the API's
+    (``startsAt``, ``ticketTypeId``), and the envelope's ``target`` must point at what the client sent.
+    """
+    try:
+        yield
+    except DomainError as exc:
+        if exc.field:
+            exc.field = renames.get(exc.field, camel(exc.field))
+        if camel_details:
+            exc.details = {camel(key): value for key, value in exc.details.items()}
+        raise
