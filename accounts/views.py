@@ -135,6 +135,25 @@ def member_invite(request: HttpRequest) -> HttpResponse:
     return redirect("accounts:team", org.slug)
 
 
+def _member_row_answer(
+    request: HttpRequest, *, target: Membership, actor: Membership, error: str | None, done: str, notice: str | None = None
+) -> HttpResponse:
+    """After a change to a member: their row again (HTMX), or back to the team page with a message."""
+    if request.htmx:
+        context = {
+            "m": _decorate([target], actor)[0],
+            "row_error": error,
+            "row_notice": notice,
+            "role_choices": role_choices(allowed=_allowed_roles(actor)),
+        }
+        return render(request, "accounts/team.html#member-row", context)
+    if error:
+        messages.error(request, f"{target.user.email}: {error}")
+    else:
+        messages.success(request, done)
+    return redirect("accounts:team", request.organization.slug)
+
+
 @org_view("team.manage")
 def membership_role(request: HttpRequest, membership_id: int) -> HttpResponse:
     """POST a new role; answers the member's row (HTMX) or goes back to the team page."""
@@ -162,22 +181,14 @@ def membership_role(request: HttpRequest, membership_id: int) -> HttpResponse:
         return _redirect(request, _org_home(target))
     if target.user_id == request.user.pk:
         actor = target  # an owner who made themselves admin now sees the row as an admin
-    if request.htmx:
-        return render(
-            request,
-            "accounts/team.html#member-row",
-            {
-                "m": _decorate([target], actor)[0],
-                "row_error": error,
-                "row_notice": notice,
-                "role_choices": role_choices(allowed=_allowed_roles(actor)),
-            },
-        )
-    if error:
-        messages.error(request, f"{target.user.email}: {error}")
-    else:
-        messages.success(request, f"{target.user.email} is now {target.get_role_display().lower()}.")
-    return redirect("accounts:team", org.slug)
+    return _member_row_answer(
+        request,
+        target=target,
+        actor=actor,
+        error=error,
+        notice=notice,
+        done=f"{target.user.email} is now {target.get_role_display().lower()}.",
+    )
 
 
 @org_view("team.manage")
@@ -194,23 +205,11 @@ def membership_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
     if error is None and target.user_id == request.user.pk:
         messages.info(request, f"You left {org.name}.")
         return _redirect(request, reverse("home"))
-    if request.htmx:
-        if error is None:
-            return HttpResponse("")  # the row disappears
-        return render(
-            request,
-            "accounts/team.html#member-row",
-            {
-                "m": _decorate([target], actor)[0],
-                "row_error": error,
-                "role_choices": role_choices(allowed=_allowed_roles(actor)),
-            },
-        )
-    if error:
-        messages.error(request, f"{target.user.email}: {error}")
-    else:
-        messages.success(request, f"{target.user.email} was removed from {org.name}.")
-    return redirect("accounts:team", org.slug)
+    if request.htmx and error is None:
+        return HttpResponse("")  # the row disappears
+    return _member_row_answer(
+        request, target=target, actor=actor, error=error, done=f"{target.user.email} was removed from {org.name}."
+    )
 
 
 @org_view("team.manage")
