@@ -231,12 +231,15 @@ def checkin_event_list(*, org: Organization, now: datetime | None = None) -> Que
     )
 
 
-def checkin_registration_by_code(*, org: Organization, event: Event, code: str) -> Registration | None:
-    """The registration of ``event`` whose ticket code is exactly ``code`` (as a scanner types it), if any."""
+def registration_by_code(*, org: Organization, code: str, event: Event | None = None) -> Registration | None:
+    """The registration whose ticket code is exactly ``code`` (as a scanner types it, any case), if any;
+    within ``event`` when given, else in any event of ``org``."""
     code = code.strip()
     if not code:
         return None
-    qs = Registration.objects.for_org(org).filter(event=event, code__iexact=code)
+    qs = Registration.objects.for_org(org).filter(code__iexact=code)
+    if event is not None:
+        qs = qs.filter(event=event)
     return qs.select_related("ticket_type", "checkin").first()
 
 
@@ -256,14 +259,3 @@ def ticket_type_sale_list(*, org: Organization, event: Event) -> list[TicketType
 def session_choice_list(*, org: Organization, event: Event) -> list[Session]:
     """The event's sessions, without seat counts or speakers: the choices of a registration POST."""
     return list(Session.objects.for_org(org).filter(event=event).order_by("starts_at", "room", "id"))
-
-
-# --- Public API: registrations and check-in -------------------------------------------------------
-
-
-def registration_by_code(*, org: Organization, code: str) -> Registration | None:
-    """The registration of ``org`` whose ticket code is exactly ``code`` (any event), if any."""
-    code = code.strip()
-    if not code:
-        return None
-    return Registration.objects.for_org(org).filter(code__iexact=code).first()

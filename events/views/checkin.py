@@ -62,7 +62,7 @@ def checkin_desk(request: HttpRequest, event_id: int) -> HttpResponse:
 def _desk_scan(request: HttpRequest, event: Event) -> HttpResponse:
     org = request.organization
     query = request.POST.get("q", "").strip()
-    reg = selectors.checkin_registration_by_code(org=org, event=event, code=query)
+    reg = selectors.registration_by_code(org=org, event=event, code=query)
     flash = None
     if reg is not None:
         reg, flash = _checkin(request, event, reg.pk)
