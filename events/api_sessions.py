@@ -6,14 +6,14 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 from pydantic import AwareDatetime
 
 from events import selectors, services, snapshots
 from events.errors import ValidationFailed
-from events.models import ACTIVE_STATUSES, Session, Speaker
+from events.models import Session, Speaker
 from portal.api import ErrorOut
 from portal.api.auth import require_scope
 from portal.api.errors import READ_ERRORS, WRITE_ERRORS, api_names
@@ -123,19 +123,13 @@ class SpeakerList(Schema):
 # --- Helpers --------------------------------------------------------------------------------------
 
 
-def _sessions(org, event_id: int) -> QuerySet[Session]:
-    """The event's sessions with seat counts and speakers (three queries, however many sessions)."""
-    taken = Count("registration_links", filter=Q(registration_links__registration__status__in=ACTIVE_STATUSES))
-    return Session.objects.for_org(org).filter(event_id=event_id).prefetch_related("speakers").annotate(taken=taken)
-
-
 def _session_out(session: Session) -> dict:
     return snapshots.session_data(session)
 
 
 def _session_get(org, event_id: int, session_id: int) -> Session:
     """A session of this event of the caller's organization; any other answers 404 like a missing one."""
-    return _sessions(org, event_id).get(pk=session_id)
+    return selectors.session_queryset(org=org, event_id=event_id).get(pk=session_id)
 
 
 def _session_check(org, event_id: int, session_id: int) -> None:
@@ -184,7 +178,7 @@ def session_list(
 ):
     principal = require_scope(request, "events:read")
     event = selectors.event_get(org=principal.organization, event_id=event_id)
-    qs = _sessions(principal.organization, event.pk)
+    qs = selectors.session_queryset(org=principal.organization, event_id=event.pk)
     if room is not None:
         qs = qs.filter(room=room)
     if cancelled is not None:

@@ -82,15 +82,20 @@ def ticket_type_get(*, org: Organization, ticket_type_id: int) -> TicketType:
     return TicketType.objects.for_org(org).select_related("event").get(pk=ticket_type_id)
 
 
-def session_list(*, org: Organization, event: Event) -> list[Session]:
-    """Sessions with ``taken`` and ``seats_left``, speakers prefetched."""
-    sessions = list(
+def session_queryset(*, org: Organization, event_id: int) -> QuerySet[Session]:
+    """The event's sessions with ``taken`` (seats held by active registrations), speakers prefetched."""
+    return (
         Session.objects.for_org(org)
-        .filter(event=event)
+        .filter(event_id=event_id)
         .prefetch_related("speakers")
         .annotate(taken=Count("registration_links", filter=Q(registration_links__registration__status__in=ACTIVE_STATUSES)))
         .order_by("starts_at", "room", "id")
     )
+
+
+def session_list(*, org: Organization, event: Event) -> list[Session]:
+    """Sessions with ``taken`` and ``seats_left``, speakers prefetched."""
+    sessions = list(session_queryset(org=org, event_id=event.pk))
     for s in sessions:
         s.seats_left = None if s.capacity is None else max(s.capacity - s.taken, 0)
     return sessions
