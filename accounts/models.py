@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from typing import ClassVar
 
 from django.conf import settings
@@ -58,12 +59,20 @@ class User(AbstractUser):
         return self.name or self.get_full_name() or self.email
 
 
+def calendar_feed_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
 class Organization(models.Model):
     """The tenant: everything an organizer sees belongs to one."""
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=60, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    #: the secret in the organization's subscribable calendar feed URL (rotating it revokes old links)
+    calendar_token = models.CharField(max_length=64, default=calendar_feed_token, unique=True)
+    #: a developer's sandbox: sample data, ``cnv_test_`` keys only, never live data
+    is_sandbox = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["name"]

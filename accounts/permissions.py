@@ -31,6 +31,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "team.manage": frozenset({OWNER, ADMIN}),
     "audit.view": frozenset({OWNER, ADMIN}),
     "apikeys.manage": frozenset({OWNER, ADMIN, DEVELOPER}),
+    "webhooks.manage": frozenset({OWNER, ADMIN, DEVELOPER}),
+    "payments.edit": frozenset({OWNER, ADMIN, ORGANIZER}),
+    "emails.manage": frozenset({OWNER, ADMIN, ORGANIZER}),
+    "exports.create": frozenset({OWNER, ADMIN, ORGANIZER}),
 }
 
 

@@ -54,6 +54,11 @@ class Event(models.Model):
     updated_at = models.DateTimeField(default=dj_timezone.now)
     published_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    #: grows with every change attendees should see; the iCalendar SEQUENCE and the ticket's freshness
+    sequence = models.PositiveIntegerField(default=0)
+    #: Ed25519 key pair that signs this event's ticket tokens (raw keys, base64url); made on first use
+    ticket_private_key = models.CharField(max_length=100, blank=True, editable=False)
+    ticket_public_key = models.CharField(max_length=100, blank=True, editable=False)
 
     objects = OrgQuerySet.as_manager()
 
@@ -109,6 +114,8 @@ class Session(models.Model):
     speakers = models.ManyToManyField(Speaker, blank=True, related_name="sessions")
     cancelled = models.BooleanField(default=False)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    #: the iCalendar SEQUENCE: grows with every change
+    sequence = models.PositiveIntegerField(default=0)
 
     objects = OrgQuerySet.as_manager()
 
@@ -183,6 +190,13 @@ class Registration(models.Model):
     created_at = models.DateTimeField(default=dj_timezone.now)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=dj_timezone.now)
+    #: the iCalendar SEQUENCE of the attendee's calendar file: grows with every change
+    sequence = models.PositiveIntegerField(default=0)
+    #: the rendered PDF ticket, and a digest of what it was rendered from (re-rendered when that changes)
+    ticket_pdf = models.FileField(upload_to="tickets/%Y/%m/", blank=True)
+    ticket_digest = models.CharField(max_length=64, blank=True)
+    ticket_rendered_at = models.DateTimeField(null=True, blank=True)
 
     objects = RegistrationQuerySet.as_manager()
 
@@ -233,11 +247,146 @@ class CheckIn(models.Model):
     checked_in_at = models.DateTimeField(default=dj_timezone.now)
     gate = models.CharField(max_length=50, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    #: the scanner's own id for this scan: an offline upload sent twice checks in once
+    nonce = models.CharField(max_length=100, blank=True)
+    #: when the check-in reached the server (``checked_in_at`` is when the scanner scanned)
+    recorded_at = models.DateTimeField(default=dj_timezone.now)
 
     objects = OrgQuerySet.as_manager()
 
     class Meta:
         ordering = ["-checked_in_at"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["organization", "nonce"], condition=~Q(nonce=""), name="checkin_unique_nonce"),
+        ]
 
     def __str__(self) -> str:
         return f"Check-in of {self.registration_id} at {self.checked_in_at:%Y-%m-%d %H:%M}"
+
+
+class PaymentStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    REFUNDED = "refunded", _("Refunded")
+
+
+class PaymentMethod(models.TextChoices):
+    MANUAL = "manual", _("Manual (cash, bank transfer, invoice)")
+    TEST = "test", _("Test card (sandbox)")
+
+
+class Payment(models.Model):
+    """Money received for a registration. Gateways come later; the states are settled now:
+    pending → completed | failed; completed → refunded (in full or in part)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    registration = models.ForeignKey(Registration, on_delete=models.PROTECT, related_name="payments")
+    amount = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING, db_index=True)
+    method = models.CharField(max_length=20, choices=PaymentMethod.choices, default=PaymentMethod.MANUAL)
+    reference = models.CharField(max_length=200, blank=True, help_text=_("Receipt, transfer or invoice number."))
+    failure_reason = models.CharField(max_length=300, blank=True)
+    refunded_amount = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
+    refund_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=dj_timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints: ClassVar = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="payment_amount_not_negative"),
+            models.CheckConstraint(condition=Q(refunded_amount__lte=models.F("amount")), name="payment_refund_within_amount"),
+        ]
+        indexes: ClassVar = [models.Index(fields=["organization", "-created_at"], name="payment_org_created")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} for {self.registration_id} ({self.status})"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class ExportJob(models.Model):
+    """Long work an organizer waits for (all tickets as one PDF, big CSVs): progress, then a file."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.CASCADE, related_name="exports")
+    kind = models.CharField(max_length=40)
+    status = models.CharField(max_length=20, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    file = models.FileField(upload_to="exports/%Y/%m/", blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=dj_timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.status == ExportStatus.DONE else (self.done * 100 // self.total if self.total else 0)
+
+
+class EmailKind(models.TextChoices):
+    CONFIRMATION = "confirmation", _("Registration confirmed")
+    CANCELLATION = "cancellation", _("Registration cancelled")
+    EVENT_CHANGED = "event_changed", _("Event changed")
+    REMINDER = "reminder", _("Reminder (24 hours before)")
+
+
+class EmailTemplate(models.Model):
+    """An organization's own wording for one kind of attendee e-mail (the built-in one applies otherwise)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="email_templates")
+    kind = models.CharField(max_length=30, choices=EmailKind.choices)
+    subject = models.CharField(max_length=200)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    updated_at = models.DateTimeField(default=dj_timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["organization", "kind"], name="emailtemplate_unique_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.kind}"
+
+
+class SentEmail(models.Model):
+    """One attendee e-mail sent (or due): a reminder goes out once per registration and kind."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    registration = models.ForeignKey(Registration, on_delete=models.CASCADE, related_name="sent_emails")
+    kind = models.CharField(max_length=30, choices=EmailKind.choices)
+    key = models.CharField(max_length=100, help_text=_("What makes this e-mail unique, e.g. the event's sequence."))
+    sent_at = models.DateTimeField(default=dj_timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["registration", "kind", "key"], name="sentemail_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.registration_id}"

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Organization, User
 from accounts.services import audit_log
-from events import snapshots
+from events import effects, snapshots
 from events.errors import (
     AlreadyCheckedIn,
     EventNotOpen,
@@ -135,9 +135,11 @@ def event_update(*, org: Organization, actor: User | None, event_id: int, **fiel
         return event
     _event_validate(org=org, event=event)
     event.updated_at = timezone.now()
+    event.sequence += 1
     event.save()
     audit_log(org=org, actor=actor, action="events.event.updated", obj=event, changes=changes)
     outbox_publish(org=org, event_type="event.updated", data=_event_snapshot(event))
+    effects.event_changed(event)
     return event
 
 
@@ -152,7 +154,8 @@ def event_publish(*, org: Organization, actor: User | None, event_id: int) -> Ev
         raise EventStateError(_("Add at least one ticket type before publishing, so people can register."))
     event.status = EventStatus.PUBLISHED
     event.published_at = event.updated_at = timezone.now()
-    event.save(update_fields=["status", "published_at", "updated_at"])
+    event.sequence += 1
+    event.save(update_fields=["status", "published_at", "updated_at", "sequence"])
     audit_log(org=org, actor=actor, action="events.event.published", obj=event)
     outbox_publish(org=org, event_type="event.published", data=_event_snapshot(event))
     return event
@@ -168,9 +171,11 @@ def event_cancel(*, org: Organization, actor: User | None, event_id: int, reason
     event.status = EventStatus.CANCELLED
     event.cancellation_reason = reason.strip()
     event.cancelled_at = event.updated_at = timezone.now()
-    event.save(update_fields=["status", "cancellation_reason", "cancelled_at", "updated_at"])
+    event.sequence += 1
+    event.save(update_fields=["status", "cancellation_reason", "cancelled_at", "updated_at", "sequence"])
     audit_log(org=org, actor=actor, action="events.event.cancelled", obj=event, changes={"reason": event.cancellation_reason})
     outbox_publish(org=org, event_type="event.cancelled", data=_event_snapshot(event))
+    effects.event_changed(event)
     return event
 
 
@@ -240,9 +245,11 @@ def session_update(
             session.speakers.set(speakers)
     if not changes:
         return session
+    session.sequence += 1
     session.save()
     audit_log(org=org, actor=actor, action="events.session.updated", obj=session, changes=changes)
     outbox_publish(org=org, event_type="session.updated", data=snapshots.session_data(session))
+    effects.session_changed(session)
     return session
 
 
@@ -253,9 +260,11 @@ def session_cancel(*, org: Organization, actor: User | None, session_id: int) ->
         raise EventStateError(_("This session is already cancelled."))
     session.cancelled = True
     session.cancelled_at = timezone.now()
-    session.save(update_fields=["cancelled", "cancelled_at"])
+    session.sequence += 1
+    session.save(update_fields=["cancelled", "cancelled_at", "sequence"])
     audit_log(org=org, actor=actor, action="events.session.cancelled", obj=session)
     outbox_publish(org=org, event_type="session.cancelled", data=snapshots.session_data(session))
+    effects.session_changed(session)
     return session
 
 
@@ -396,6 +405,8 @@ def registration_create(
     if status == RegistrationStatus.CONFIRMED:
         published.append(("registration.confirmed", data))
     outbox_publish_many(org=org, events=published)
+    if status == RegistrationStatus.CONFIRMED:
+        effects.registration_confirmed(reg)
     reg.created = True
     return reg
 
@@ -406,10 +417,12 @@ def _registration_confirm(*, org: Organization, actor: User | None, reg: Registr
     if reg.status == RegistrationStatus.CANCELLED:
         raise RegistrationCancelled(_("A cancelled registration cannot be confirmed."))
     reg.status = RegistrationStatus.CONFIRMED
-    reg.confirmed_at = timezone.now()
-    reg.save(update_fields=["status", "confirmed_at"])
+    reg.confirmed_at = reg.updated_at = timezone.now()
+    reg.sequence += 1
+    reg.save(update_fields=["status", "confirmed_at", "updated_at", "sequence"])
     audit_log(org=org, actor=actor, action="events.registration.confirmed", obj=reg)
     outbox_publish(org=org, event_type="registration.confirmed", data=snapshots.registration_data(reg))
+    effects.registration_confirmed(reg)
     return True
 
 
@@ -417,12 +430,14 @@ def _registration_cancel(*, org: Organization, actor: User | None, reg: Registra
     if reg.status == RegistrationStatus.CANCELLED:
         return False
     reg.status = RegistrationStatus.CANCELLED
-    reg.cancelled_at = timezone.now()
-    reg.save(update_fields=["status", "cancelled_at"])
+    reg.cancelled_at = reg.updated_at = timezone.now()
+    reg.sequence += 1
+    reg.save(update_fields=["status", "cancelled_at", "updated_at", "sequence"])
     audit_log(
         org=org, actor=actor, action="events.registration.cancelled", obj=reg, changes={"reason": reason} if reason else None
     )
     outbox_publish(org=org, event_type="registration.cancelled", data=snapshots.registration_data(reg))
+    effects.registration_cancelled(reg)
     return True
 
 

@@ -144,6 +144,8 @@ class WebhookAttempt(models.Model):
     duration_ms = models.PositiveIntegerField(default=0)
     response_excerpt = models.CharField(max_length=2048, blank=True)
     error = models.TextField(blank=True)
+    #: the headers we sent (signatures included), so the delivery log shows the request exactly
+    request_headers = models.JSONField(default=dict, blank=True)
 
     objects = OrgQuerySet.as_manager()
 
