@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "payments.edit": frozenset({OWNER, ADMIN, ORGANIZER}),
     "emails.manage": frozenset({OWNER, ADMIN, ORGANIZER}),
     "exports.create": frozenset({OWNER, ADMIN, ORGANIZER}),
+    "sso.manage": frozenset({OWNER, ADMIN}),
 }
 
 

@@ -51,6 +51,10 @@ INSTALLED_APPS = [
     "template_partials.apps.SimpleAppConfig",
     "allauth",
     "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.saml",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.mfa",
     "django_q",
     "ninja",
     "accounts",
@@ -72,6 +76,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "portal.middleware.NotFoundMiddleware",
+    "accounts.middleware.MfaRequiredMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -181,6 +186,26 @@ ACCOUNT_SESSION_REMEMBER = True
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+# Enterprise SSO (SAML 2.0 per organization): one allauth SocialApp per organization, kept in sync with
+# its SsoConfiguration by accounts.sso.services; the adapters provision members and refuse what must be.
+ACCOUNT_ADAPTER = "accounts.sso.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accounts.sso.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # an existing account is linked only by the SSO adapter's rules
+SOCIALACCOUNT_STORE_TOKENS = False
+# Two-factor authentication (allauth.mfa): authenticator apps, security keys, recovery codes. Passkey-only
+# login stays off: it would skip the password form's checks (SSO-only domains, throttling).
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_TOTP_ISSUER = "Convene"
+#: WebAuthn on http://localhost (development and tests only)
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG or TESTING
+# Failed logins: 10 a minute per IP address, 5 per 5 minutes per e-mail address (then a clear message).
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+#: seconds to wait for an identity provider's metadata URL
+SSO_METADATA_TIMEOUT = int(os.environ.get("SSO_METADATA_TIMEOUT", "10"))
+#: plain-http identity provider URLs (a local test IdP); https is required otherwise
+SSO_ALLOW_HTTP = env_bool("SSO_ALLOW_HTTP", DEBUG or TESTING)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -198,6 +223,13 @@ if EMAIL_URL:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Convene <noreply@convene.localhost>")
+#: the public address of this install, for links in e-mails and calendar files (and their UIDs' host);
+#: by default the first ALLOWED_HOSTS name (https when HTTPS=1)
+SITE_URL = os.environ.get("SITE_URL", "").rstrip("/") or (
+    f"{'https' if env_bool('HTTPS') else 'http'}://{ALLOWED_HOSTS[0].lstrip('.')}"
+    if ALLOWED_HOSTS and ALLOWED_HOSTS[0] not in ("*", "127.0.0.1", "localhost")
+    else "http://localhost:8000"
+)
 
 # --- I18N, static, media --------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -223,6 +255,15 @@ MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(BASE_DIR / "var" / "media"))
 # --- Integrations ---------------------------------------------------------------------------------
 FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", DEBUG or TESTING)
+#: how long a worker's claim on a webhook delivery lasts: if the worker dies, the delivery is sent again
+#: once it runs out; it must outlast one batch (15 s of sending plus one request's 15 s timeout)
+WEBHOOKS_CLAIM_LEASE_SECONDS = int(os.environ.get("WEBHOOKS_CLAIM_LEASE_SECONDS", "120"))
+
+# --- API benchmark (bench/api.py) -----------------------------------------------------------------
+#: CONVENE_BENCH=1 mounts /bench/json (a bare Django JSON view to compare the API with) and multiplies the
+#: API's rate limits by CONVENE_BENCH_RATE_SCALE, so a throughput run pays for the limiter without hitting it.
+CONVENE_BENCH = env_bool("CONVENE_BENCH", False)
+API_RATE_LIMIT_SCALE = max(1, int(os.environ.get("CONVENE_BENCH_RATE_SCALE", "1"))) if CONVENE_BENCH else 1
 
 # --- Security -------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -10,11 +10,12 @@ ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT_DIR/.venv"
 PY="$VENV/bin/python"
 
-# weasyprint's libraries and a font, Chromium for the browser tests, and the PDF / QR tools later
-# features use (tickets are checked with pdftotext and zbarimg).
+# weasyprint's libraries and a font, Chromium for the browser tests, xmlsec1 for the test SAML identity
+# provider (pysaml2 signs with it), and the PDF / QR tools later features use (tickets are checked with
+# pdftotext and zbarimg).
 SYSTEM_PACKAGES=(
     libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core
-    chromium
+    chromium xmlsec1
     poppler-utils zbar-tools
 )
 

@@ -1,0 +1,1 @@
+"""A local SAML identity provider (pysaml2) for browser tests."""
