@@ -1,25 +1,26 @@
-"""/api/v1/registrations, /api/v1/checkins and /api/v1/events/{id}/attendees: seats and the door, over the API."""
+"""/api/v1/registrations and /api/v1/events/{id}/attendees: seats, over the API (the door: events/api_checkins.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 
 from events import selectors, services, snapshots
-from events.errors import AlreadyCheckedIn
+from events.errors import BatchFailed, ValidationFailed
 from events.models import RegistrationStatus, TicketType
-from portal.api import ErrorOut
+from portal.api import ErrorBody, ErrorOut
 from portal.api.auth import require_scope
-from portal.api.errors import READ_ERRORS, WRITE_ERRORS, api_names
-from portal.api.pagination import Pagination, paginate, sort_order
-from portal.errors import NotFound
+from portal.api.errors import READ_ERRORS, WRITE_ERRORS, api_names, camel, error_body
+from portal.api.pagination import Pagination, Rows, paginate, sort_order
+from portal.errors import DomainError, NotFound
 
 router = Router(tags=["registrations"])
 
 SORT_FIELDS = {"createdAt": "created_at", "name": "name", "email": "email", "id": "id"}
+#: lists read registrations as rows, a page at a time (no model instances)
+REGISTRATION_ROWS = Rows(snapshots.REGISTRATION_FIELDS, snapshots.registration_rows)
 
 #: the services' field names → the API's parameter names (the envelope's ``target``)
 FIELD_NAMES = {
@@ -47,15 +48,6 @@ class CancelIn(Schema):
     reason: str = Field("", max_length=500)
 
 
-class GateIn(Schema):
-    gate: str = Field("", max_length=50)
-
-
-class CheckinIn(Schema):
-    code: str = Field(..., min_length=1, max_length=16)
-    gate: str = Field("", max_length=50)
-
-
 class RegistrationOut(Schema):
     id: int
     eventId: int
@@ -68,6 +60,19 @@ class RegistrationOut(Schema):
     createdAt: datetime
     confirmedAt: datetime | None
     cancelledAt: datetime | None
+    links: dict[str, str] = Field(
+        ...,
+        description="Related resources (relative URLs): self, event, ticket, calendar, payments.",
+        examples=[
+            {
+                "self": "/api/v1/registrations/9",
+                "event": "/api/v1/events/42",
+                "ticket": "/api/v1/registrations/9/ticket",
+                "calendar": "/api/v1/registrations/9/calendar",
+                "payments": "/api/v1/payments?registrationId=9",
+            }
+        ],
+    )
 
 
 class RegistrationList(Schema):
@@ -75,14 +80,49 @@ class RegistrationList(Schema):
     pagination: Pagination
 
 
-class CheckinOut(Schema):
-    id: int
-    eventId: int
-    registrationId: int
-    code: str
-    attendeeName: str
-    checkedInAt: datetime
-    gate: str | None
+class RegistrationPatch(Schema):
+    model_config = {"json_schema_extra": {"examples": [{"name": "Ada King"}, {"sessionIds": [31, 34]}]}}
+
+    name: str | None = Field(None, max_length=200)
+    email: str | None = Field(None, max_length=254)
+    sessionIds: list[int] | None = Field(None, description="Replaces the chosen sessions; `[]` chooses none.")
+
+
+class BatchIn(Schema):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "items": [
+                        {"ticketTypeId": 5, "name": "Ada Lovelace", "email": "ada@example.com"},
+                        {"ticketTypeId": 5, "name": "Grace Hopper", "email": "grace@example.com", "sessionIds": [31]},
+                    ],
+                    "atomic": False,
+                }
+            ]
+        }
+    }
+
+    items: list[RegistrationIn] = Field(..., min_length=1, max_length=services.BATCH_LIMIT)
+    atomic: bool = Field(False, description="All or nothing: one failing item and none is made (409 `BATCH_FAILED`).")
+
+
+class BatchItemOut(Schema):
+    index: int = Field(..., description="The item's position in `items`, from 0.")
+    status: int = Field(..., description="201 created, 200 already registered, or the error's status.")
+    data: RegistrationOut | None = None
+    error: ErrorBody | None = Field(None, description="The error envelope's body, as the single request would answer.")
+
+
+class BatchSummary(Schema):
+    created: int
+    existing: int
+    failed: int
+
+
+class BatchOut(Schema):
+    results: list[BatchItemOut]
+    summary: BatchSummary
 
 
 # --- Helpers --------------------------------------------------------------------------------------
@@ -155,8 +195,8 @@ def registration_list(
     )
     if eventId is not None:
         qs = qs.filter(event_id=eventId)
-    qs = qs.prefetch_related("sessions").order_by(*sort_order(sort, SORT_FIELDS, tiebreak="-id"))
-    return paginate(request, response, qs, snapshots.registration_data)
+    qs = qs.select_related(None).order_by(*sort_order(sort, SORT_FIELDS, tiebreak="-id"))
+    return paginate(request, response, qs, REGISTRATION_ROWS)
 
 
 @router.get(
@@ -203,55 +243,95 @@ def registration_cancel(request: HttpRequest, registration_id: int, payload: Can
     return _registration_out(request, registration_id)
 
 
-# --- Check-in -------------------------------------------------------------------------------------
-
-
-def _checkin(request: HttpRequest, registration_id: int, gate: str) -> dict:
-    principal = request.auth
+@router.patch(
+    "/registrations/{int:registration_id}",
+    response={200: RegistrationOut, WRITE_ERRORS: ErrorOut},
+    summary="Update a registration",
+    description="Correct the attendee's `name` or `email`, or replace the chosen `sessionIds`; send only what "
+    "changes. Checked like a new registration: an added full session answers 409 `SESSION_FULL`, an e-mail address "
+    "that already holds a seat of this ticket type 409 `ALREADY_REGISTERED`, a cancelled registration 409 "
+    "`REGISTRATION_CANCELLED`. The ticket is re-issued with the change. Needs `registrations:write`.",
+)
+def registration_update(request: HttpRequest, registration_id: int, payload: RegistrationPatch):
+    principal = require_scope(request, "registrations:write")
+    fields = payload.dict(exclude_unset=True)
+    for name in ("name", "email", "sessionIds"):
+        if name in fields and fields[name] is None:
+            raise ValidationFailed(f"{name} cannot be empty.", field=name)
     with api_names(FIELD_NAMES, camel_details=True):
+        services.registration_update(
+            org=principal.organization,
+            actor=None,
+            registration_id=registration_id,
+            name=fields.get("name"),
+            email=fields.get("email"),
+            session_ids=fields.get("sessionIds"),
+        )
+    return _registration_out(request, registration_id)
+
+
+def _item_kwargs(item: RegistrationIn) -> dict:
+    return {"ticket_type_id": item.ticketTypeId, "name": item.name, "email": item.email, "session_ids": item.sessionIds}
+
+
+def _item_error(request: HttpRequest, exc: DomainError) -> dict:
+    """The envelope's body for one failed item, exactly as the single request would have answered."""
+    details = {camel(k): v for k, v in exc.details.items() if v is not None} or None
+    target = FIELD_NAMES.get(exc.field, camel(exc.field)) if exc.field else None
+    return error_body(request, status=exc.status, code=exc.code, message=exc.message, details=details, target=target)["error"]
+
+
+def _batch_answer(results: list[dict]) -> dict:
+    statuses = [r["status"] for r in results]
+    return {
+        "results": results,
+        "summary": {
+            "created": statuses.count(201),
+            "existing": statuses.count(200),
+            "failed": len(results) - statuses.count(201) - statuses.count(200),
+        },
+    }
+
+
+@router.post(
+    "/registrations/batch",
+    response={200: BatchOut, WRITE_ERRORS: ErrorOut},
+    summary="Register many attendees",
+    description="Up to 500 `items`, each as `POST /registrations` takes it. By default each item is made on its own: "
+    "the answer (200) lists per item its `status` (201 created, 200 already registered, or the error's status) with "
+    "the registration in `data` or the error envelope's body in `error`, and a `summary`. With `atomic: true` all "
+    "items are made together or none is: any failing item answers 409 `BATCH_FAILED` listing every failing item "
+    "(`index`, `code`, `message`, `target`) in `details.items`. An `Idempotency-Key` makes a retry safe. Needs "
+    "`registrations:write`.",
+)
+def registration_batch(request: HttpRequest, payload: BatchIn):
+    principal = require_scope(request, "registrations:write")
+    org = principal.organization
+    if payload.atomic:
         try:
-            checkin = services.checkin_perform(
-                org=principal.organization, actor=None, registration_id=registration_id, gate=gate.strip()
-            )
-        except AlreadyCheckedIn as exc:
-            # the first check-in's time, written exactly as the check-in resource writes ``checkedInAt``
-            first = datetime.fromisoformat(exc.details["checked_in_at"]).astimezone(UTC)
-            exc.details["checked_in_at"] = DjangoJSONEncoder().default(first)
+            regs = services.registrations_batch_create(org=org, actor=None, items=[_item_kwargs(item) for item in payload.items])
+        except BatchFailed as exc:
+            for failure in exc.details.get("items", []):
+                failure["target"] = FIELD_NAMES.get(failure["target"], camel(failure["target"])) if failure["target"] else None
             raise
-    return snapshots.checkin_data(checkin)
-
-
-CHECKIN_DESCRIPTION = (
-    "A second check-in answers 409 `ALREADY_CHECKED_IN` with the first one's `checkedInAt` and `gate` in `details`; "
-    "a cancelled registration answers 409 `REGISTRATION_CANCELLED`, an unpaid one 409 `REGISTRATION_NOT_CONFIRMED`. "
-    "Needs `checkins:write`."
-)
-
-
-@router.post(
-    "/registrations/{int:registration_id}/checkin",
-    response={201: CheckinOut, WRITE_ERRORS: ErrorOut},
-    summary="Check a registration in",
-    description="Check in the attendee of this registration, optionally naming the `gate`. " + CHECKIN_DESCRIPTION,
-)
-def registration_checkin(request: HttpRequest, registration_id: int, payload: GateIn | None = None):
-    require_scope(request, "checkins:write")
-    return Status(201, _checkin(request, registration_id, payload.gate if payload else ""))
-
-
-@router.post(
-    "/checkins",
-    response={201: CheckinOut, WRITE_ERRORS: ErrorOut},
-    summary="Check in by ticket code",
-    description="Check in the attendee whose ticket carries `code` (as a scanner reads it), optionally naming the "
-    "`gate`. An unknown code answers 404. " + CHECKIN_DESCRIPTION,
-)
-def checkin_create(request: HttpRequest, payload: CheckinIn):
-    principal = require_scope(request, "checkins:write")
-    reg = selectors.registration_by_code(org=principal.organization, code=payload.code)
-    if reg is None:
-        raise NotFound("No ticket carries this code.", field="code")
-    return Status(201, _checkin(request, reg.pk, payload.gate))
+        return _batch_answer(
+            [
+                {"index": i, "status": 201 if reg.created else 200, "data": snapshots.registration_data(reg)}
+                for i, reg in enumerate(regs)
+            ]
+        )
+    results = []
+    for index, item in enumerate(payload.items):
+        try:
+            reg = services.registration_create(org=org, actor=None, **_item_kwargs(item))
+        except TicketType.DoesNotExist:
+            exc = NotFound("The requested ticket type could not be found.", field="ticketTypeId")
+            results.append({"index": index, "status": exc.status, "error": _item_error(request, exc)})
+        except DomainError as exc:
+            results.append({"index": index, "status": exc.status, "error": _item_error(request, exc)})
+        else:
+            results.append({"index": index, "status": 201 if reg.created else 200, "data": snapshots.registration_data(reg)})
+    return _batch_answer(results)
 
 
 # --- Attendees ------------------------------------------------------------------------------------
@@ -268,5 +348,5 @@ def event_attendees(request: HttpRequest, response: HttpResponse, event_id: int,
     principal = require_scope(request, "registrations:read")
     event = selectors.event_get(org=principal.organization, event_id=event_id)
     qs = selectors.registration_list(org=principal.organization, event=event, status=RegistrationStatus.CONFIRMED)
-    qs = qs.prefetch_related("sessions").order_by(*sort_order(sort, SORT_FIELDS, tiebreak="-id"))
-    return paginate(request, response, qs, snapshots.registration_data)
+    qs = qs.select_related(None).order_by(*sort_order(sort, SORT_FIELDS, tiebreak="-id"))
+    return paginate(request, response, qs, REGISTRATION_ROWS)

@@ -41,3 +41,37 @@ class RegistrationNotConfirmed(DomainError):
 
 class EventStateError(InvalidState):
     code = "INVALID_EVENT_STATE"
+
+
+class AlreadyRegistered(DomainError):
+    """Another active registration of the same ticket type already uses this e-mail address."""
+
+    code, status = "ALREADY_REGISTERED", 409
+
+
+class BatchFailed(DomainError):
+    """An all-or-nothing batch had failing items: nothing was written."""
+
+    code, status = "BATCH_FAILED", 409
+
+
+class PaymentNotRefundable(InvalidState):
+    code = "PAYMENT_NOT_REFUNDABLE"
+
+
+class InvalidTicket(DomainError):
+    """A ticket token that is damaged, forged, or not one of this organization's."""
+
+    code, status = "INVALID_TICKET", 422
+
+
+class WrongEvent(DomainError):
+    """A genuine ticket, but for another event than the one being checked in."""
+
+    code, status = "WRONG_EVENT", 409
+
+
+class TicketUnavailable(DomainError):
+    """No valid ticket any more: the registration or the event was cancelled."""
+
+    code, status = "TICKET_NOT_AVAILABLE", 410

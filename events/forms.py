@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zoneinfo
 from datetime import datetime
+from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
@@ -194,3 +195,18 @@ def apply_domain_error(form: forms.Form, error) -> None:
     """Put a service's DomainError beside the field it concerns (or at the top of the form)."""
     field = error.field if error.field in form.fields else None
     form.add_error(field, error.message)
+
+
+class PaymentRecordForm(forms.Form):
+    """Money received outside the platform: cash at the door, a bank transfer, a paid invoice."""
+
+    amount = forms.DecimalField(label="Amount", min_value=Decimal("0.01"), max_digits=10, decimal_places=2)
+    reference = forms.CharField(
+        label="Reference", required=False, max_length=200, help_text="Receipt, transfer or invoice number (optional)."
+    )
+
+    def __init__(self, *args, currency: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if currency:
+            self.fields["amount"].label = f"Amount ({currency})"
+        self.fields["amount"].widget.attrs.update({"inputmode": "decimal", "step": "0.01"})

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,8 @@ from accounts.services import audit_log
 from events import effects, snapshots
 from events.errors import (
     AlreadyCheckedIn,
+    AlreadyRegistered,
+    BatchFailed,
     EventNotOpen,
     EventStateError,
     RegistrationCancelled,
@@ -42,7 +44,7 @@ from events.models import (
 )
 from integrations.services import outbox_publish, outbox_publish_many
 from portal.db import lock_timeout
-from portal.errors import InvalidState
+from portal.errors import DomainError, InvalidState, NotFound
 
 EVENT_FIELDS = (
     "title",
@@ -358,12 +360,33 @@ def registration_create(
 
     The returned registration has ``created`` set to False when it already existed.
     """
+    return _registration_create(
+        org=org, actor=actor, ticket_type_id=ticket_type_id, name=name, email=email, session_ids=session_ids
+    )
+
+
+def _registration_name_email(*, name: str, email: str) -> tuple[str, str]:
+    """The cleaned name and e-mail address of an attendee, or the reason they cannot be used."""
     email = email.strip().lower()
     name = name.strip()
     if not name:
         raise ValidationFailed(_("Tell us your name."), field="name")
     if not email or "@" not in email:
         raise ValidationFailed(_("Enter a valid e-mail address."), field="email")
+    return name, email
+
+
+def _registration_create(
+    *,
+    org: Organization,
+    actor: User | None,
+    ticket_type_id: int,
+    name: str,
+    email: str,
+    session_ids: Iterable[int] = (),
+) -> Registration:
+    """``registration_create`` inside the caller's transaction (batches create many in one)."""
+    name, email = _registration_name_email(name=name, email=email)
     with lock_timeout():
         tt = TicketType.objects.for_org(org).select_for_update(of=("self",)).select_related("event").get(pk=ticket_type_id)
         event = tt.event
@@ -460,6 +483,93 @@ def registration_cancel(*, org: Organization, actor: User | None, registration_i
     return reg
 
 
+@transaction.atomic(durable=True)
+def registration_update(
+    *,
+    org: Organization,
+    actor: User | None,
+    registration_id: int,
+    name: str | None = None,
+    email: str | None = None,
+    session_ids: Iterable[int] | None = None,
+) -> Registration:
+    """Correct the attendee's name or e-mail address, or change the chosen sessions (None: unchanged).
+
+    Checked like a new registration: an added session needs a free seat, and the new e-mail address
+    must not hold another active seat of the same ticket type. A change re-renders the ticket.
+    """
+    reg = _lock_registration(org=org, registration_id=registration_id)
+    if reg.status == RegistrationStatus.CANCELLED:
+        raise RegistrationCancelled(_("A cancelled registration cannot be changed."), registration_id=reg.pk)
+    name, email = _registration_name_email(name=reg.name if name is None else name, email=reg.email if email is None else email)
+    changes = _changes(reg, {"name": name, "email": email})
+    if "email" in changes:
+        with lock_timeout():  # after the registration, as registration_create locks it: one at a time per e-mail
+            TicketType.objects.for_org(org).select_for_update().only("pk").get(pk=reg.ticket_type_id)
+        taken = Registration.objects.filter(ticket_type_id=reg.ticket_type_id, email=email, status__in=ACTIVE_STATUSES)
+        if taken.exclude(pk=reg.pk).exists():
+            raise AlreadyRegistered(_("%(email)s already holds a seat of this ticket type.") % {"email": email}, field="email")
+    if session_ids is not None:
+        old_ids = set(reg.session_links.values_list("session_id", flat=True))
+        new_ids = set(session_ids)
+        if new_ids != old_ids:
+            with lock_timeout():
+                added = _lock_sessions(org=org, event=reg.event, session_ids=new_ids - old_ids)
+            RegistrationSession.objects.filter(registration=reg, session_id__in=old_ids - new_ids).delete()
+            RegistrationSession.objects.bulk_create(
+                [RegistrationSession(organization=org, registration=reg, session=s) for s in added]
+            )
+            changes["sessions"] = [sorted(old_ids), sorted(new_ids)]
+    if not changes:
+        return reg
+    reg.updated_at = timezone.now()
+    reg.sequence += 1
+    reg.save(update_fields=["name", "email", "updated_at", "sequence"])
+    audit_log(org=org, actor=actor, action="events.registration.updated", obj=reg, changes=changes)
+    effects.registration_changed(reg)
+    return reg
+
+
+#: the most registrations one batch may carry
+BATCH_LIMIT = 500
+
+
+@transaction.atomic(durable=True)
+def registrations_batch_create(*, org: Organization, actor: User | None, items: Sequence[dict[str, Any]]) -> list[Registration]:
+    """Create many registrations all or nothing (each item: ``registration_create``'s keyword arguments).
+
+    Every item is tried, so the answer lists every failing one; if any failed, ``BatchFailed`` carries
+    them (index, code, message, target) and nothing is written, announced or sent.
+    """
+    if not items:
+        raise ValidationFailed(_("Send at least one registration."), field="items")
+    if len(items) > BATCH_LIMIT:
+        raise ValidationFailed(_("Send at most %(limit)s registrations at once.") % {"limit": BATCH_LIMIT}, field="items")
+    regs, failures = [], []
+    for index, item in enumerate(items):
+        try:
+            with transaction.atomic():  # a failing item leaves nothing behind, the others go on
+                regs.append(_registration_create(org=org, actor=actor, **item))
+        except TicketType.DoesNotExist:
+            failures.append(
+                {
+                    "index": index,
+                    "code": NotFound.code,
+                    "message": _("The requested ticket type could not be found."),
+                    "target": "ticket_type_id",
+                }
+            )
+        except DomainError as exc:
+            failures.append({"index": index, "code": exc.code, "message": exc.message, "target": exc.field})
+    if failures:
+        raise BatchFailed(
+            _("%(failed)s of %(total)s registrations could not be made, so none was.")
+            % {"failed": len(failures), "total": len(items)},
+            items=failures,
+        )
+    return regs
+
+
 BULK_ACTIONS = {"confirm": _registration_confirm, "cancel": _registration_cancel}
 
 
@@ -493,26 +603,65 @@ def registrations_bulk_update(
 # --- Check-in -------------------------------------------------------------------------------------
 
 
+#: how far ahead of the server's clock a scanner's ``scannedAt`` may be (clock drift) before it is refused
+CHECKIN_CLOCK_SKEW = timedelta(minutes=5)
+
+
 @transaction.atomic(durable=True)
-def checkin_perform(*, org: Organization, actor: User | None, registration_id: int, gate: str = "") -> CheckIn:
+def checkin_perform(
+    *,
+    org: Organization,
+    actor: User | None,
+    registration_id: int,
+    gate: str = "",
+    nonce: str = "",
+    checked_in_at: datetime | None = None,
+) -> CheckIn:
+    """Check a registration in once. ``nonce``: the scanner's id for this scan, so an offline upload sent
+    twice answers with the same check-in (``replayed`` set) instead of a second one. ``checked_in_at``: when
+    an offline scanner scanned (not in the future); the server's time otherwise."""
     reg = _lock_registration(org=org, registration_id=registration_id)
+    now = timezone.now()
+    if nonce:
+        seen = CheckIn.objects.for_org(org).filter(nonce=nonce).select_related("registration").first()
+        if seen is not None:
+            if seen.registration_id != reg.pk:
+                raise ValidationFailed(_("This scan id was already used for another ticket."), field="nonce")
+            seen.replayed = True
+            return seen
+    if checked_in_at is not None:
+        if checked_in_at > now + CHECKIN_CLOCK_SKEW:
+            raise ValidationFailed(_("The scan time is in the future."), field="checked_in_at")
+        checked_in_at = min(checked_in_at, now)
     if reg.status == RegistrationStatus.CANCELLED:
         raise RegistrationCancelled(_("This registration was cancelled."), registration_id=reg.pk)
     if reg.status != RegistrationStatus.CONFIRMED:
         raise RegistrationNotConfirmed(_("This registration is not confirmed yet (payment pending)."), registration_id=reg.pk)
     first = CheckIn.objects.filter(registration=reg).first()
     if first is not None:
+        time = timezone.localtime(first.checked_in_at, reg.event.tz).strftime("%H:%M")
         raise AlreadyCheckedIn(
-            _("Already checked in at %(time)s.")
-            % {"time": timezone.localtime(first.checked_in_at, reg.event.tz).strftime("%H:%M")},
+            _("Already checked in at %(time)s (%(gate)s).") % {"time": time, "gate": first.gate}
+            if first.gate
+            else _("Already checked in at %(time)s.") % {"time": time},
             checked_in_at=first.checked_in_at.isoformat(),
             gate=first.gate,
         )
     try:
         with transaction.atomic():
-            checkin = CheckIn.objects.create(organization=org, event_id=reg.event_id, registration=reg, gate=gate, actor=actor)
-    except IntegrityError as exc:  # pragma: no cover - the row lock above makes this unreachable
-        raise InvalidState(_("Already checked in.")) from exc
+            checkin = CheckIn.objects.create(
+                organization=org,
+                event_id=reg.event_id,
+                registration=reg,
+                gate=gate,
+                actor=actor,
+                nonce=nonce,
+                checked_in_at=checked_in_at or now,
+                recorded_at=now,
+            )
+    except IntegrityError as exc:  # the row lock rules out a second check-in; a nonce taken by another scan can race
+        raise InvalidState(_("Already checked in, or this scan id was already used.")) from exc
+    checkin.replayed = False
     audit_log(org=org, actor=actor, action="events.checkin.completed", obj=reg)
     outbox_publish(org=org, event_type="checkin.completed", data=snapshots.checkin_data(checkin))
     return checkin

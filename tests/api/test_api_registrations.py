@@ -201,6 +201,7 @@ def test_list_registrations_newest_first_with_pagination(api_client, three_regis
         "totalPages": 1,
         "limit": None,
         "offset": None,
+        "nextCursor": None,
     }
     assert response["X-Total-Count"] == "3"
 
@@ -469,7 +470,7 @@ def test_a_key_without_the_scope_gets_403(org, registration, method, url, scope)
 
     error = assert_envelope(_call(ApiClient(secret), method, url, body), 403, "INSUFFICIENT_SCOPE")
 
-    assert error["details"] == {"required_scope": scope}
+    assert error["details"] == {"requiredScope": scope}
     assert Registration.objects.get(pk=registration.pk).status == RegistrationStatus.CONFIRMED
     assert CheckIn.objects.count() == 0
 
