@@ -2,7 +2,18 @@
 
 from django.urls import path
 
-from events.views import checkin, dashboard, events, registrations, sessions, tickets
+from events.views import (
+    calendars,
+    checkin,
+    dashboard,
+    emails,
+    events,
+    exports,
+    payments,
+    registrations,
+    sessions,
+    tickets,
+)
 
 app_name = "events"
 
@@ -26,6 +37,25 @@ urlpatterns = [
     path("events/<int:event_id>/registrations/", registrations.registration_list, name="registration-list"),
     path("events/<int:event_id>/registrations/export.csv", registrations.registration_export, name="registration-export"),
     path("events/<int:event_id>/registrations/bulk/", registrations.registration_bulk, name="registration-bulk"),
+    path(
+        "events/<int:event_id>/registrations/<int:registration_id>/payment/",
+        payments.registration_payment,
+        name="registration-payment",
+    ),
+    path("calendar-feed/", calendars.calendar_feed, name="calendar-feed"),
+    path("calendar-feed/reset/", calendars.calendar_feed_reset, name="calendar-feed-reset"),
+    path("emails/", emails.email_list, name="email-list"),
+    path("emails/<str:kind>/", emails.email_edit, name="email-edit"),
+    path("emails/<str:kind>/preview/", emails.email_preview, name="email-preview"),
+    path("emails/<str:kind>/reset/", emails.email_reset, name="email-reset"),
+    path(
+        "events/<int:event_id>/registrations/<int:registration_id>/ticket.pdf",
+        exports.registration_ticket,
+        name="registration-ticket",
+    ),
+    path("events/<int:event_id>/exports/tickets/", exports.export_tickets_create, name="export-tickets"),
+    path("exports/<int:job_id>/", exports.export_detail, name="export-detail"),
+    path("exports/<int:job_id>/download/", exports.export_download, name="export-download"),
     path("checkin/", checkin.checkin_index, name="checkin-index"),
     path("events/<int:event_id>/checkin/", checkin.checkin_desk, name="checkin-desk"),
     path("events/<int:event_id>/checkin/<int:registration_id>/", checkin.checkin_perform, name="checkin-perform"),

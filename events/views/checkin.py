@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.permissions import org_view
-from events import selectors, services
+from events import selectors, services, tickets
 from events.models import Event, Registration
 from events.views.common import current_event, paginate
 from portal.errors import DomainError
@@ -62,9 +62,12 @@ def checkin_desk(request: HttpRequest, event_id: int) -> HttpResponse:
 def _desk_scan(request: HttpRequest, event: Event) -> HttpResponse:
     org = request.organization
     query = request.POST.get("q", "").strip()
-    reg = selectors.registration_by_code(org=org, event=event, code=query)
     flash = None
-    if reg is not None:
+    if tickets.is_token(query):  # a hardware scanner typed the ticket's QR code
+        reg, flash = _token_checkin(request, event, query)
+        results = [reg] if reg is not None else []
+        query = ""  # a token is no search: the box is emptied for the next scan whatever the answer
+    elif (reg := selectors.registration_by_code(org=org, event=event, code=query)) is not None:
         reg, flash = _checkin(request, event, reg.pk)
         results = [reg]
     else:
@@ -125,6 +128,18 @@ def _checkin(request: HttpRequest, event: Event, registration_id: int) -> tuple[
         return reg, {"ok": False, "text": f"{reg.name}: {error}"}
     time = timezone.localtime(reg.checkin.checked_in_at, event.tz).strftime("%H:%M")
     return reg, {"ok": True, "text": f"{reg.name} checked in at {time} · {reg.ticket_type.name}"}
+
+
+def _token_checkin(request: HttpRequest, event: Event, token: str) -> tuple[Registration | None, dict[str, Any]]:
+    """Check in the ticket whose QR token was scanned; a forged, damaged or other event's ticket says so."""
+    try:
+        registration_id, code = tickets.token_verify(event, token)
+    except DomainError as exc:
+        return None, {"ok": False, "text": exc.message}
+    reg = Registration.objects.for_org(request.organization).filter(pk=registration_id, event=event, code=code).first()
+    if reg is None:
+        return None, {"ok": False, "text": "This ticket is not valid any more."}
+    return _checkin(request, event, reg.pk)
 
 
 def _render(request: HttpRequest, template: str, context: dict[str, Any], oob_partials: tuple | list = ()) -> HttpResponse:

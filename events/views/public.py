@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from events import selectors, services
+from events import calendars, selectors, services, tickets
 from events.forms import RegistrationForm, apply_domain_error
 from events.models import Event, RegistrationStatus, TicketType
 from portal.errors import Busy, DomainError
@@ -128,6 +128,7 @@ def event_page(request: HttpRequest, org_slug: str, event_slug: str) -> HttpResp
             "closed_reason": "" if registration_open else _closed_reason(event, ticket_types),
             "next_sales_start": min((tt.sales_start for tt in ticket_types if tt.state == "not_yet"), default=None),
             "has_sessions": any(not s.cancelled for s in sessions),
+            "add_to_calendar": calendars.add_to_calendar(event, ics_path=calendars.event_calendar_path(event)),
             **_when(event),
         },
         status=status,
@@ -152,6 +153,29 @@ def registration_done(request: HttpRequest, org_slug: str, event_slug: str, code
             "pending_payment": registration.status == RegistrationStatus.PENDING_PAYMENT,
             "cancelled": registration.status == RegistrationStatus.CANCELLED,
             "again": request.GET.get("again") == "1",
+            "add_to_calendar": calendars.add_to_calendar(
+                event, ics_path=calendars.registration_calendar_path(registration, event)
+            ),
+            "ticket_url": tickets.ticket_link_url(registration)
+            if registration.status == RegistrationStatus.CONFIRMED and not event.is_cancelled
+            else "",
             **_when(event),
         },
     )
+
+
+@require_GET
+def ticket_download(request: HttpRequest, org_slug: str, event_slug: str, token: str) -> HttpResponse:
+    """The attendee's ticket (PDF), through the signed link of the confirmation page and e-mail."""
+    event = selectors.event_public_get(org_slug=org_slug, event_slug=event_slug)
+    registration = tickets.ticket_link_registration(event=event, value=token)
+    try:
+        pdf = tickets.registration_ticket_pdf(registration)
+    except DomainError as exc:  # cancelled (410) or payment pending (409): say so plainly
+        return render(
+            request,
+            "public/ticket_unavailable.html",
+            {"event": event, "org": event.organization, "message": exc.message, **_when(event)},
+            status=exc.status,
+        )
+    return tickets.pdf_response(pdf, filename=tickets.ticket_filename(registration))
