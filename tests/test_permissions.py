@@ -16,7 +16,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from accounts.models import Invitation, Membership, Role
 from accounts.permissions import PERMISSIONS
 from accounts.services import api_key_create
-from events import services
+from events import exports, services
+from integrations import services as webhook_services
 from tests.factories import make_event, make_member, make_org
 
 pytestmark = pytest.mark.django_db
@@ -28,12 +29,26 @@ POST_ONLY = {
     "events:session-cancel",
     "events:registration-bulk",
     "events:checkin-perform",
+    "events:export-tickets",
     "accounts:api-key-revoke",
     "accounts:member-invite",
     "accounts:membership-role",
     "accounts:membership-remove",
     "accounts:invitation-revoke",
+    "accounts:sso-test-start",
+    "integrations:endpoint-enable",
+    "integrations:endpoint-disable",
+    "integrations:endpoint-rotate",
+    "integrations:endpoint-test",
+    "integrations:endpoint-redeliver-failed",
+    "integrations:endpoint-delete",
+    "integrations:delivery-replay",
+    "events:calendar-feed-reset",
+    "events:email-preview",
+    "events:email-reset",
 }
+# URL parameters that name a fixed choice (the kind of e-mail), not one of the organization's objects
+NOT_OBJECTS = {"org_slug", "kind"}
 
 
 def _portal_patterns() -> list[tuple[str, str]]:
@@ -76,6 +91,10 @@ def _world(org):
     invitation = Invitation.objects.create(
         organization=org, email=f"new@{org.slug}.test", role=Role.VIEWER, token=f"tok-{org.slug}"
     )
+    endpoint = webhook_services.webhook_endpoint_create(org=org, actor=owner, url=f"https://hooks.{org.slug}.test/convene")
+    delivery = webhook_services.webhook_endpoint_send_test(org=org, actor=owner, endpoint_id=endpoint.pk)
+    job = exports.export_tickets_pdf_create(org=org, actor=owner, event_id=event.pk)
+    exports.export_tickets_pdf_run(job_id=job.pk)  # done, with its file: every export URL has something to show
     return {
         "org_slug": org.slug,
         "event_id": event.pk,
@@ -85,6 +104,10 @@ def _world(org):
         "membership_id": Membership.objects.get(user=owner, organization=org).pk,
         "invitation_id": invitation.pk,
         "api_key_id": api_key.pk,
+        "endpoint_id": endpoint.pk,
+        "delivery_id": delivery.pk,
+        "job_id": job.pk,
+        "kind": "confirmation",
     }
 
 
@@ -143,7 +166,7 @@ def test_another_organizations_objects_answer_404_for_its_owner_elsewhere(worlds
     got = {}
     for name, _perm in PORTAL_URLS:
         keys = KWARGS[name]
-        if keys == ["org_slug"]:
+        if set(keys) <= NOT_OBJECTS:
             continue
         # our organization in the URL, the other organization's object ids
         mixed = {k: (ids["org_slug"] if k == "org_slug" else away_ids[k]) for k in keys}
