@@ -25,6 +25,9 @@ PAGES = [
     "/o/acme/team/",
     "/o/acme/audit/",
     "/o/acme/api-keys/",
+    "/o/acme/webhooks/",
+    "/o/acme/webhooks/new/",
+    "/o/acme/webhooks/deliveries/",
     "/e/acme/{slug}/",
 ]
 
