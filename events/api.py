@@ -14,12 +14,24 @@ from events.errors import ValidationFailed
 from events.models import Event, EventStatus
 from portal.api import ErrorOut
 from portal.api.auth import require_scope
-from portal.api.errors import WRITE_ERRORS, api_names
-from portal.api.pagination import Pagination, paginate, sort_order
+from portal.api.errors import READ_ERRORS, WRITE_ERRORS, api_names
+from portal.api.pagination import Pagination, Rows, paginate, sort_order
 
 router = Router(tags=["events"])
 
 SORT_FIELDS = {"startsAt": "starts_at", "endsAt": "ends_at", "title": "title", "createdAt": "created_at", "id": "id"}
+
+#: lists read events as rows, a page at a time (no model instances), their ticket types in one more query
+EVENT_ROWS = Rows(snapshots.EVENT_FIELDS, snapshots.event_rows)
+
+LIST_FILTERS = (
+    "Filter with `status`, `q` (title, venue or address slug), `startsAfter` and `startsBefore` (ISO 8601 with a time "
+    "zone; from inclusive, to exclusive)"
+)
+PAGING = (
+    "page with `page`+`pageSize`, `limit`+`offset`, or `cursor`+`limit` (pass `cursor=` empty to start, then each "
+    "`pagination.nextCursor`)"
+)
 
 
 class VenueOut(Schema):
@@ -56,6 +68,12 @@ class EventOut(Schema):
     publishedAt: datetime | None
     createdAt: datetime
     updatedAt: datetime
+    links: dict[str, str] = Field(
+        ...,
+        description="Related resources (relative URLs): self, sessions, registrations, attendees, statistics, "
+        "children, series (only in a series), calendar, checkinKey.",
+        examples=[snapshots.event_links(42, parent_id=7)],
+    )
 
 
 class EventList(Schema):
@@ -63,12 +81,56 @@ class EventList(Schema):
     pagination: Pagination
 
 
+class RegistrationCountsOut(Schema):
+    total: int
+    pendingPayment: int
+    confirmed: int
+    cancelled: int
+
+
+class TicketTypeSeatsOut(Schema):
+    id: int
+    name: str
+    capacity: int | None = Field(..., description="Empty: no limit.")
+    taken: int = Field(..., description="Seats held by pending or confirmed registrations.")
+    seatsLeft: int | None = Field(..., description="Empty when the ticket type has no limit.")
+
+
+class EventStatisticsOut(Schema):
+    eventId: int
+    registrations: RegistrationCountsOut
+    ticketTypes: list[TicketTypeSeatsOut]
+    seatsLeft: int | None = Field(..., description="Over every ticket type; empty when one of them has no limit.")
+    checkedIn: int = Field(..., description="Confirmed registrations checked in.")
+    checkInRate: float = Field(..., description="checkedIn / confirmed registrations, from 0 to 1 (0 when none).")
+    links: dict[str, str]
+
+
+STATISTICS_EXAMPLE = {
+    "eventId": 42,
+    "registrations": {"total": 120, "pendingPayment": 5, "confirmed": 110, "cancelled": 5},
+    "ticketTypes": [
+        {"id": 7, "name": "General", "capacity": 100, "taken": 95, "seatsLeft": 5},
+        {"id": 8, "name": "Speaker", "capacity": 20, "taken": 20, "seatsLeft": 0},
+    ],
+    "seatsLeft": 5,
+    "checkedIn": 88,
+    "checkInRate": 0.8,
+    "links": {"self": "/api/v1/events/42/statistics", "event": "/api/v1/events/42"},
+}
+
+
+def _event_queryset(org, *, search: str = "", status: str = ""):
+    """The caller's events (without the registration counts the portal's list adds)."""
+    return selectors.event_list(org=org, search=search.strip(), status=status, counts=False)
+
+
 @router.get(
     "",
     response={200: EventList, frozenset({400, 401, 403, 422, 429}): ErrorOut},
     summary="List events",
-    description="Filter with `status`, `q` (title or venue), `seriesId`, `startsAfter`, `startsBefore`; "
-    "sort with `sort=-startsAt,title`; page with `page`+`pageSize` or `limit`+`offset`.",
+    description=f"{LIST_FILTERS} and `seriesId` (the events of a series); sort with `sort=-startsAt,title` "
+    f"(`startsAt` default, `endsAt`, `title`, `createdAt`, `id`); {PAGING}. Needs `events:read`.",
 )
 def event_list(
     request: HttpRequest,
@@ -81,25 +143,85 @@ def event_list(
     sort: str = "startsAt",
 ):
     principal = require_scope(request, "events:read")
-    qs = selectors.event_list(org=principal.organization, search=q, status=status or "").prefetch_related("ticket_types")
+    qs = _starting(_event_queryset(principal.organization, search=q, status=status or ""), startsAfter, startsBefore)
     if seriesId is not None:
         qs = qs.filter(parent_id=seriesId)
-    if startsAfter is not None:
-        qs = qs.filter(starts_at__gte=startsAfter)
-    if startsBefore is not None:
-        qs = qs.filter(starts_at__lt=startsBefore)
-    return paginate(request, response, qs.order_by(*sort_order(sort, SORT_FIELDS)), snapshots.event_data)
+    return paginate(request, response, qs.order_by(*sort_order(sort, SORT_FIELDS)), EVENT_ROWS)
+
+
+def _starting(qs, after: datetime | None, before: datetime | None):
+    if after is not None:
+        qs = qs.filter(starts_at__gte=after)
+    if before is not None:
+        qs = qs.filter(starts_at__lt=before)
+    return qs
 
 
 @router.get(
     "/{int:event_id}",
     response={200: EventOut, frozenset({401, 403, 404, 429}): ErrorOut},
     summary="Get an event",
+    description="With its ticket types and `links` to its sessions, registrations, statistics and more. Needs `events:read`.",
 )
 def event_detail(request: HttpRequest, event_id: int):
     principal = require_scope(request, "events:read")
-    event = Event.objects.for_org(principal.organization).prefetch_related("ticket_types").get(pk=event_id)
-    return snapshots.event_data(event)
+    return _event_out(principal.organization, event_id)
+
+
+@router.get(
+    "/{int:event_id}/children",
+    response={200: EventList, READ_ERRORS: ErrorOut},
+    summary="List the events of a series",
+    description=f"The events whose `seriesId` is this event (none for an event outside a series). {LIST_FILTERS}; "
+    f"sort with `sort=startsAt` (default), `endsAt`, `title`, `createdAt`, `id`; {PAGING}. Needs `events:read`.",
+)
+def event_children(
+    request: HttpRequest,
+    response: HttpResponse,
+    event_id: int,
+    status: EventStatus | None = None,
+    q: str = "",
+    startsAfter: datetime | None = None,
+    startsBefore: datetime | None = None,
+    sort: str = "startsAt",
+):
+    principal = require_scope(request, "events:read")
+    series = selectors.event_get(org=principal.organization, event_id=event_id)
+    qs = _event_queryset(principal.organization, search=q, status=status or "").filter(parent_id=series.pk)
+    qs = _starting(qs, startsAfter, startsBefore)
+    return paginate(request, response, qs.order_by(*sort_order(sort, SORT_FIELDS)), EVENT_ROWS)
+
+
+@router.get(
+    "/{int:event_id}/statistics",
+    response={200: EventStatisticsOut, READ_ERRORS: ErrorOut},
+    summary="Get an event's statistics",
+    description="Registrations by status, seats taken and left per ticket type, and check-in progress: `checkedIn` "
+    "confirmed registrations and `checkInRate` (checked in over confirmed, 0 to 1). Needs `events:read`.",
+    openapi_extra={"responses": {200: {"content": {"application/json": {"example": STATISTICS_EXAMPLE}}}}},
+)
+def event_statistics(request: HttpRequest, event_id: int):
+    principal = require_scope(request, "events:read")
+    event = selectors.event_get(org=principal.organization, event_id=event_id)
+    stats = selectors.event_statistics(org=principal.organization, event=event)
+    unlimited = any(tt.seats_left is None for tt in stats.ticket_types)
+    return {
+        "eventId": event.pk,
+        "registrations": {
+            "total": sum(stats.by_status.values()),
+            "pendingPayment": stats.by_status["pending_payment"],
+            "confirmed": stats.by_status["confirmed"],
+            "cancelled": stats.by_status["cancelled"],
+        },
+        "ticketTypes": [
+            {"id": tt.pk, "name": tt.name, "capacity": tt.capacity, "taken": tt.taken, "seatsLeft": tt.seats_left}
+            for tt in stats.ticket_types
+        ],
+        "seatsLeft": None if unlimited else sum(tt.seats_left for tt in stats.ticket_types),
+        "checkedIn": stats.checked_in,
+        "checkInRate": stats.checkin_rate,
+        "links": {"self": f"/api/v1/events/{event.pk}/statistics", "event": f"/api/v1/events/{event.pk}"},
+    }
 
 
 # --- Writes ---------------------------------------------------------------------------------------

@@ -73,6 +73,17 @@ class SessionOut(Schema):
     cancelled: bool
     taken: int = Field(..., description="Seats held by pending or confirmed registrations.")
     seatsLeft: int | None = Field(..., description="Empty when the session has no capacity limit.")
+    links: dict[str, str] = Field(
+        ...,
+        description="Related resources (relative URLs): self, event, calendar.",
+        examples=[
+            {
+                "self": "/api/v1/events/42/sessions/5",
+                "event": "/api/v1/events/42",
+                "calendar": "/api/v1/events/42/sessions/5/calendar",
+            }
+        ],
+    )
 
 
 class SessionList(Schema):

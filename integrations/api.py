@@ -48,6 +48,11 @@ class EndpointOut(Schema):
     disabledReason: str | None
     failingSince: datetime | None
     createdAt: datetime
+    links: dict[str, str] = Field(
+        ...,
+        description="Related resources (relative URLs): self, deliveries.",
+        examples=[{"self": "/api/v1/webhooks/3", "deliveries": "/api/v1/webhooks/3/deliveries"}],
+    )
 
 
 class EndpointWithSecretOut(EndpointOut):
@@ -107,6 +112,7 @@ def _endpoint_data(endpoint: WebhookEndpoint) -> dict:
         "disabledReason": endpoint.disabled_reason or None,
         "failingSince": endpoint.failing_since,
         "createdAt": endpoint.created_at,
+        "links": {"self": f"/api/v1/webhooks/{endpoint.pk}", "deliveries": f"/api/v1/webhooks/{endpoint.pk}/deliveries"},
     }
 
 

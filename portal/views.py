@@ -24,3 +24,8 @@ def health(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+def bench_json(request: HttpRequest) -> JsonResponse:
+    """The API benchmark's yardstick: a JSON answer with no database, mounted only when CONVENE_BENCH=1."""
+    return JsonResponse({"status": "ok", "items": list(range(10))})

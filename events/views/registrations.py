@@ -20,13 +20,12 @@ from accounts.permissions import org_view
 from events import selectors, services
 from events.models import Event, Registration, RegistrationStatus
 from events.views.common import current_event, paginate, query_without_page
+from portal.csv_safe import BOM, Line, safe_cell
 from portal.errors import DomainError
 
 PER_PAGE = 50
 CHECKED_IN_CHOICES = [("yes", "Checked in"), ("no", "Not checked in")]
 CSV_HEADER = ["Name", "E-mail", "Ticket type", "Status", "Code", "Registered at", "Checked in at"]
-#: A cell starting with one of these is read as a formula by spreadsheet programs.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 BULK_DONE = {"confirm": "Confirmed", "cancel": "Cancelled"}
 
 
@@ -161,18 +160,11 @@ def registration_export(request: HttpRequest, event_id: int) -> StreamingHttpRes
     return response
 
 
-class _Line:
-    """A file-like object whose ``write`` hands back the line, so csv.writer can feed a generator."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 def _csv_lines(qs, event: Event) -> Iterator[str]:
-    writer = csv.writer(_Line())
-    yield "\ufeff" + writer.writerow(CSV_HEADER)  # the byte-order mark makes Excel read UTF-8
+    writer = csv.writer(Line())
+    yield BOM + writer.writerow(CSV_HEADER)
     for reg in qs.iterator(chunk_size=1000):
-        yield writer.writerow([_cell(value) for value in _csv_row(reg, event)])
+        yield writer.writerow([safe_cell(value) for value in _csv_row(reg, event)])
 
 
 def _csv_row(reg: Registration, event: Event) -> list[str]:
@@ -190,8 +182,3 @@ def _csv_row(reg: Registration, event: Event) -> list[str]:
 
 def _local(value: datetime, event: Event) -> str:
     return timezone.localtime(value, event.tz).strftime("%Y-%m-%d %H:%M")
-
-
-def _cell(value: str) -> str:
-    """Neutralise spreadsheet formula injection: a leading apostrophe makes the cell plain text."""
-    return f"'{value}" if value.startswith(FORMULA_PREFIXES) else value

@@ -6,11 +6,12 @@ import logging
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI, Schema
+from ninja import Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from portal.api.auth import BearerAuth
-from portal.api.errors import error_response
+from portal.api.errors import camel, error_response
+from portal.api.openapi import ConveneAPI
 from portal.errors import Busy, DomainError
 
 logger = logging.getLogger("convene.api")
@@ -31,7 +32,7 @@ class ErrorOut(Schema):
     error: ErrorBody
 
 
-api = NinjaAPI(
+api = ConveneAPI(
     title="Convene API",
     version="1.0",
     description=(
@@ -45,7 +46,7 @@ api = NinjaAPI(
 
 @api.exception_handler(DomainError)
 def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    details = {k: v for k, v in exc.details.items() if v is not None} or None
+    details = {camel(k): v for k, v in exc.details.items() if v is not None} or None  # the API's names: camelCase
     response = error_response(request, status=exc.status, code=exc.code, message=exc.message, details=details, target=exc.field)
     if isinstance(exc, Busy):
         response["Retry-After"] = str(exc.retry_after)
@@ -101,15 +102,25 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 def _routers() -> None:
+    from accounts.api import router as users_router
     from events.api import router as events_router
+    from events.api_calendars import router as calendars_router
+    from events.api_checkins import router as checkins_router
+    from events.api_payments import router as payments_router
     from events.api_registrations import router as registrations_router
     from events.api_sessions import router as sessions_router
+    from events.api_tickets import router as tickets_router
     from integrations.api import router as webhooks_router
 
     api.add_router("/events", events_router)
     api.add_router("", registrations_router)
+    api.add_router("", checkins_router)
+    api.add_router("", tickets_router)
     api.add_router("", sessions_router)
+    api.add_router("", calendars_router)
     api.add_router("/webhooks", webhooks_router)
+    api.add_router("/payments", payments_router)
+    api.add_router("/users", users_router)
 
 
 _routers()

@@ -85,12 +85,12 @@ def api_names(renames: dict[str, str], *, camel_details: bool = False) -> Iterat
 
     Services speak in their own keyword names (``starts_at``, ``ticket_type``); the client sent the API's
     (``startsAt``, ``ticketTypeId``), and the envelope's ``target`` must point at what the client sent.
+    The keys of ``details`` are camel-cased for every error by the API root's handler (``camel_details`` is
+    accepted for older callers and changes nothing).
     """
     try:
         yield
     except DomainError as exc:
         if exc.field:
             exc.field = renames.get(exc.field, camel(exc.field))
-        if camel_details:
-            exc.details = {camel(key): value for key, value in exc.details.items()}
         raise

@@ -6,14 +6,17 @@ from django.test import Client
 
 from accounts.models import API_SCOPES
 from accounts.services import api_key_create
+from portal.api.auth import api_keys_forget
 
 
 @pytest.fixture(autouse=True)
 def fresh_rate_limits():
-    """Rate-limit counters live in the cache: every test starts with full allowances."""
+    """Rate-limit counters live in the cache: every test starts with full allowances (and no remembered keys)."""
     cache.clear()
+    api_keys_forget()
     yield
     cache.clear()
+    api_keys_forget()
 
 
 class ApiClient(Client):

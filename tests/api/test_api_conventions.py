@@ -8,9 +8,11 @@ import uuid
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from accounts.models import ApiKey
 from accounts.services import api_key_create, api_key_revoke
+from portal.api.auth import KEY_CACHE_SECONDS
 from tests.api.conftest import ApiClient
 from tests.factories import make_event
 
@@ -50,7 +52,7 @@ def test_a_key_without_the_scope_gets_403(org):
 
     error = assert_envelope(ApiClient(secret).get("/api/v1/events"), 403, "INSUFFICIENT_SCOPE")
 
-    assert error["details"] == {"required_scope": "events:read"}
+    assert error["details"] == {"requiredScope": "events:read"}
 
 
 def test_unknown_urls_and_methods_answer_in_the_envelope(api_client):
@@ -130,7 +132,15 @@ def test_event_list_is_scoped_to_the_keys_organization(org, api_client, other_or
     body = api_client.get("/api/v1/events").json()
 
     assert [e["id"] for e in body["data"]] == [mine.pk]
-    assert body["pagination"] == {"total": 1, "page": 1, "pageSize": 20, "totalPages": 1, "limit": None, "offset": None}
+    assert body["pagination"] == {
+        "total": 1,
+        "page": 1,
+        "pageSize": 20,
+        "totalPages": 1,
+        "limit": None,
+        "offset": None,
+        "nextCursor": None,
+    }
 
 
 def test_event_list_pages_with_link_headers(org, api_client):
@@ -179,3 +189,115 @@ def test_create_api_key_command_prints_the_key_once_and_stores_its_hash(org):
     assert secret not in key.key_hash and key.display.startswith("cnv_test_")
     assert key.scopes == ["events:read", "registrations:read"]
     assert ApiClient(secret).get("/api/v1/events").status_code == 200
+
+
+# --- Links ----------------------------------------------------------------------------------------
+
+
+def test_an_event_links_to_its_related_resources(org, api_client):
+    series = make_event(org, title="Meetups")
+    child = make_event(org, title="Meetup #1", parent_id=series.pk)
+
+    links = api_client.get(f"/api/v1/events/{child.pk}").json()["links"]
+    series_links = api_client.get(f"/api/v1/events/{series.pk}").json()["links"]
+
+    base = f"/api/v1/events/{child.pk}"
+    assert links == {
+        "self": base,
+        "sessions": f"{base}/sessions",
+        "registrations": f"/api/v1/registrations?eventId={child.pk}",
+        "attendees": f"{base}/attendees",
+        "statistics": f"{base}/statistics",
+        "children": f"{base}/children",
+        "series": f"/api/v1/events/{series.pk}",
+        "calendar": f"{base}/calendar",
+        "checkinKey": f"{base}/checkin-key",
+    }
+    assert "series" not in series_links
+
+
+def test_links_lead_to_resources_the_api_serves(org, api_client, published_event):
+    from events import services
+
+    tt = published_event.ticket_types.first()
+    reg = services.registration_create(org=org, actor=None, ticket_type_id=tt.pk, name="Ada", email="ada@example.com")
+    event_links = api_client.get(f"/api/v1/events/{published_event.pk}").json()["links"]
+    reg_links = api_client.get(f"/api/v1/registrations/{reg.pk}").json()["links"]
+
+    for name in ("self", "sessions", "registrations", "attendees", "statistics", "children"):
+        assert api_client.get(event_links[name]).status_code == 200, name
+    assert api_client.get(reg_links["self"]).json()["id"] == reg.pk
+    assert api_client.get(reg_links["event"]).json()["id"] == published_event.pk
+
+
+def test_webhook_payloads_carry_the_same_links_as_the_api(org, api_client, published_event):
+    from events import services
+    from integrations.models import OutboxEvent
+
+    tt = published_event.ticket_types.first()
+    reg = services.registration_create(org=org, actor=None, ticket_type_id=tt.pk, name="Ada", email="ada@example.com")
+
+    payload = OutboxEvent.objects.filter(event_type="registration.created").get().payload
+    body = api_client.get(f"/api/v1/registrations/{reg.pk}").json()
+
+    assert payload["links"] == body["links"]
+    assert payload["links"]["payments"] == f"/api/v1/payments?registrationId={reg.pk}"
+
+
+# --- Error details --------------------------------------------------------------------------------
+
+
+def test_error_details_are_camel_case_whatever_the_service_named_them(org, api_client):
+    from events import services
+
+    event = make_event(org, publish=True, capacity=1)
+    tt = event.ticket_types.get()
+    services.registration_create(org=org, actor=None, ticket_type_id=tt.pk, name="Ada", email="ada@example.com")
+
+    response = api_client.post(
+        "/api/v1/registrations",
+        {"ticketTypeId": tt.pk, "name": "Bob", "email": "bob@example.com"},
+        content_type="application/json",
+    )
+
+    error = assert_envelope(response, 409, "SOLD_OUT")
+    assert error["details"] == {"ticketTypeId": tt.pk}  # the service says ticket_type_id
+
+
+# --- Remembered keys ------------------------------------------------------------------------------
+
+
+def test_a_key_revoked_by_another_worker_stops_working_within_seconds(org, monkeypatch):
+    clock = {"now": 1000.0}
+    monkeypatch.setattr("portal.api.auth.time.monotonic", lambda: clock["now"])
+    key, secret = api_key_create(org=org, actor=None, name="shared", scopes=["events:read"])
+    client = ApiClient(secret)
+    assert client.get("/api/v1/events").status_code == 200  # this worker now remembers the key
+
+    # another worker revokes it: this process hears nothing (no signal), only the database changes
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
+    clock["now"] += KEY_CACHE_SECONDS + 0.1
+
+    assert KEY_CACHE_SECONDS <= 5
+    assert_envelope(client.get("/api/v1/events"), 401, "UNAUTHENTICATED")
+
+
+def test_a_remembered_key_is_not_read_from_the_database_again(org, django_assert_num_queries):
+    _key, secret = api_key_create(org=org, actor=None, name="hot", scopes=["events:read"])
+    client = ApiClient(secret)
+    client.get("/api/v1/events")  # reads the key (and writes its last use once)
+
+    with django_assert_num_queries(1):  # the (empty) list of events, nothing for the key
+        assert client.get("/api/v1/events").status_code == 200
+
+
+def test_last_use_is_written_at_most_once_a_minute(org):
+    key, secret = api_key_create(org=org, actor=None, name="busy", scopes=["events:read"])
+    client = ApiClient(secret)
+
+    client.get("/api/v1/events")
+    first = ApiKey.objects.get(pk=key.pk).last_used_at
+    client.get("/api/v1/events")
+
+    assert first is not None
+    assert ApiKey.objects.get(pk=key.pk).last_used_at == first

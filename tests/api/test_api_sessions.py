@@ -90,6 +90,7 @@ def test_session_list_returns_sessions_with_speakers_and_seats(api_client, org, 
         "totalPages": 1,
         "limit": None,
         "offset": None,
+        "nextCursor": None,
     }
 
 
@@ -427,7 +428,7 @@ def test_every_endpoint_needs_its_scope(org, event, session, method, path, scope
     response = _send(ApiClient(secret), method, path.format(e=event.pk, s=session.pk), None if method == "get" else body)
 
     error = assert_envelope(response, 403, "INSUFFICIENT_SCOPE")
-    assert error["details"] == {"required_scope": scope}
+    assert error["details"] == {"requiredScope": scope}
     assert Session.objects.filter(event=event).count() == 1
     assert Speaker.objects.filter(organization=org).exists() is False
 

@@ -84,6 +84,7 @@ def test_create_answers_201_with_the_endpoint_and_its_secret(api_client, org):
         "failingSince": None,
         "createdAt": body["createdAt"],
         "secret": endpoint.secret,
+        "links": {"self": f"/api/v1/webhooks/{endpoint.pk}", "deliveries": f"/api/v1/webhooks/{endpoint.pk}/deliveries"},
     }
     assert body["secret"].startswith("whsec_")
 
@@ -448,7 +449,7 @@ def test_every_route_needs_its_scope(org, method, path, scope, body):
 
     response = call(client, method, path.format(id=endpoint.pk, delivery=delivery.pk), body)
 
-    assert assert_envelope(response, 403, "INSUFFICIENT_SCOPE")["details"] == {"required_scope": scope}
+    assert assert_envelope(response, 403, "INSUFFICIENT_SCOPE")["details"] == {"requiredScope": scope}
     assert WebhookEndpoint.objects.get(pk=endpoint.pk).secret == endpoint.secret
     assert WebhookEndpoint.objects.filter(organization=org).count() == 1
 
