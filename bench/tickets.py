@@ -7,8 +7,9 @@ sessions and N confirmed registrations, then measures in one run:
 - first ticket in a fresh process: a new Python process imports Django and weasyprint, loads the fonts,
   renders one ticket (wall-clock time of the whole process, start to exit);
 - warm single ticket: the median of --repeat renders of one ticket in this (warm) process;
-- N tickets in bulk: laid out together (one weasyprint document per 100 tickets), split into one PDF each;
-- the same N tickets each rendered as its own weasyprint document (the naive way);
+- N tickets in bulk: laid out together (one weasyprint document per 100 tickets), split into one PDF each,
+  shared out between one process per core (this one and forked copies); then the same in this process only;
+- the same N tickets each rendered as its own weasyprint document (the naive way), in this process only;
 - stored ticket download: --downloads GETs of the attendee's signed download link through the Django test
   client (middleware, lookups, digest check and reading the stored file), p50 / p95.
 
@@ -153,6 +154,7 @@ def main() -> int:
         print(f"  warm single        {statistics.median(singles) * 1000:.1f} ms median of {len(singles)}", flush=True)
 
         # 3. bulk: data, one layout per 100 tickets, split
+        workers = tickets.bulk_workers(n)
         t = time.perf_counter()
         datas = tickets.tickets_data(ids)
         pdfs = tickets.render_pdfs(datas)
@@ -160,15 +162,20 @@ def main() -> int:
         if len(pdfs) != len(ids):
             raise SystemExit(f"bulk gave {len(pdfs)} PDFs for {len(ids)} tickets")
         print(
-            f"  bulk               {n / bulk:.1f} tickets/s ({n} in {bulk:.2f} s, one layout per {tickets.BATCH}, split)",
+            f"  bulk               {n / bulk:.1f} tickets/s ({n} in {bulk:.2f} s, {workers} process(es) of {os.cpu_count()} "
+            f"cores, one layout per {tickets.BATCH}, split)",
             flush=True,
         )
+        t = time.perf_counter()
+        tickets.render_pdfs(datas, workers=1)
+        serial = time.perf_counter() - t
+        print(f"  bulk, 1 process    {n / serial:.1f} tickets/s ({n} in {serial:.2f} s, the same without forking)", flush=True)
 
-        # 4. the same tickets, one weasyprint document each
+        # 4. the same tickets, one weasyprint document each, in this one process
         t = time.perf_counter()
         datas = tickets.tickets_data(ids)
         for data in datas:
-            tickets.render_pdfs([data])
+            tickets.render_pdfs([data], workers=1)
         naive = time.perf_counter() - t
         print(f"  one by one         {n / naive:.1f} tickets/s ({n} in {naive:.2f} s, a document per ticket)", flush=True)
         print(f"  bulk speed-up      {naive / bulk:.1f}x", flush=True)

@@ -8,7 +8,8 @@ The payload is ``<event id>.<registration id>.<code>`` (ASCII); the signature is
 A ticket is rendered once and stored with a digest of everything it prints; it is rendered again only
 when something printed changed (the event's date or place, a chosen session, the attendee's name...).
 Many tickets are laid out as one weasyprint document and split into one PDF per registration: one
-layout pass is several times faster than a document per ticket.
+layout pass is several times faster than a document per ticket. A bulk render is shared out between one
+process per core (see ``render_pdfs``); bench/tickets.py measures it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ import binascii
 import hashlib
 import json
 import logging
+import os
+import re
+import signal
+import threading
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -50,6 +56,8 @@ TEMPLATE_VERSION = "2"
 TEMPLATE = "tickets/ticket.html"
 #: tickets laid out per weasyprint document in bulk (bounds memory; larger batches gain little)
 BATCH = 100
+#: tickets a bulk render gives each process at least: below that, a second process is not worth forking
+PARALLEL_MIN = 40
 
 
 # --- Keys and tokens ------------------------------------------------------------------------------
@@ -287,32 +295,248 @@ def _qr_data_uri(token: str) -> str:
     return segno.make_qr(token, error="m", mask=0, boost_error=False).png_data_uri(scale=1, border=4)
 
 
+#: What the browser-like default stylesheet of weasyprint would give the few elements a ticket uses, and
+#: nothing else: the full HTML one has hundreds of rules, and matching them against every element of a
+#: batch was a fifth of the layout. The template's own stylesheet does the rest.
+_UA_CSS = """
+head, meta, title, style, script, [hidden] { display: none }
+html, body, section, div, p, h1, hr { display: block }
+b, strong, h1 { font-weight: bold }
+br::before { content: "\\A"; white-space: pre-line }
+"""
+_ua_stylesheet = None
+
+
+def _html(html: str):
+    """The weasyprint document of ``html``, with the ticket's own small user-agent stylesheet."""
+    global _ua_stylesheet
+    from weasyprint import CSS, HTML
+
+    if _ua_stylesheet is None:
+        _ua_stylesheet = CSS(string=_UA_CSS)
+
+    class TicketHTML(HTML):
+        def _ua_stylesheets(self, forms=False):
+            return [_ua_stylesheet]
+
+        def _ph_stylesheets(self):
+            return []
+
+    return TicketHTML(string=html, base_url=str(settings.BASE_DIR))
+
+
 def _layout(datas: Sequence[dict]) -> Document:
-    from weasyprint import HTML
-
     tickets = [{**d, "qr": _qr_data_uri(d["token"])} for d in datas]
-    html = render_to_string(TEMPLATE, {"tickets": tickets})
-    return HTML(string=html, base_url=str(settings.BASE_DIR)).render()
+    return _html(render_to_string(TEMPLATE, {"tickets": tickets})).render()
 
 
-def _pages_per_ticket(document: Document, ids: Sequence[int]) -> list[list]:
-    """The pages of each ticket: a ticket starts on the page holding its ``ticket-<id>`` anchor."""
+def _pages_per_ticket(document: Document, ids: Sequence[int]) -> list[list[int]]:
+    """The page numbers of each ticket: a ticket starts on the page holding its ``ticket-<id>`` anchor."""
     starts = {}
     for index, page in enumerate(document.pages):
         for anchor in page.anchors:
             if anchor.startswith("ticket-"):
                 starts.setdefault(int(anchor.removeprefix("ticket-")), index)
     order = [starts[i] for i in ids] + [len(document.pages)]
-    return [document.pages[order[n] : order[n + 1]] for n in range(len(ids))]
+    return [list(range(order[n], order[n + 1])) for n in range(len(ids))]
 
 
-def render_pdfs(datas: Sequence[dict]) -> list[bytes]:
-    """One PDF per ticket, laid out together in one document per ``BATCH`` tickets."""
+_REFERENCE = re.compile(rb"(?<![\d.])(\d+) 0 R\b")
+
+
+def _split(document: Document, groups: Sequence[Sequence[int]]) -> list[bytes]:
+    """One PDF per group of pages, all cut from one PDF of the whole document.
+
+    Writing each ticket as its own weasyprint document would paint it, subset its fonts and compress
+    them again for every ticket: here the pages are painted once, the fonts subset and compressed once
+    for the batch, and every ticket's file is assembled from the already serialized objects. Each file
+    holds only what its own pages reach (its content, its QR image, the fonts it uses); object numbers
+    are kept, the ones of other tickets are listed as free in the cross-reference stream.
+
+    Uses weasyprint's PDF step (``weasyprint.pdf.generate_pdf``) and pydyf's objects directly: check this
+    when upgrading weasyprint (tests/events/test_tickets.py and test_door.py cover it).
+    """
+    import pydyf
+    from weasyprint import DEFAULT_OPTIONS
+    from weasyprint.pdf import generate_pdf
+
+    pdf = generate_pdf(document, None, 1, **DEFAULT_OPTIONS)
+    objects = pdf.objects
+
+    def number(reference: bytes) -> int:
+        return int(reference.split()[0])
+
+    pages = [objects[n] for n in pdf.pages["Kids"][::3]]
+    shared = objects[number(pages[0]["Resources"])]
+    fonts = objects[number(shared["Font"])]
+    info = None
+    if pdf.info:
+        pdf.add_object(pdf.info)
+        info = pdf.info.number
+    roots = []
+    for group in groups:
+        tree = pydyf.Dictionary({"Type": "/Pages", "Kids": pydyf.Array(), "Count": len(group)})
+        pdf.add_object(tree)
+        for index in group:
+            page = pages[index]
+            used = {
+                item[1:].split(b" ", 1)[0].decode()
+                for item in objects[number(page["Contents"])].stream
+                if isinstance(item, bytes) and item.endswith((b" Do", b" Tf"))
+            }
+            page_fonts = pydyf.Dictionary({key: value for key, value in fonts.items() if key in used})
+            pdf.add_object(page_fonts)
+            resources = pydyf.Dictionary(shared)
+            resources["XObject"] = pydyf.Dictionary({k: v for k, v in shared["XObject"].items() if k in used})
+            resources["Font"] = page_fonts.reference
+            pdf.add_object(resources)
+            page["Resources"], page["Parent"] = resources.reference, tree.reference
+            tree["Kids"].extend([page.number, 0, "R"])
+        root = pydyf.Dictionary({"Type": "/Catalog", "Pages": tree.reference})
+        if "Lang" in pdf.catalog:
+            root["Lang"] = pdf.catalog["Lang"]
+        pdf.add_object(root)
+        roots.append(root.number)
+
+    serialized: dict[int, tuple[bytes, list[int]]] = {}
+
+    def serialize(n: int) -> tuple[bytes, list[int]]:
+        if n not in serialized:
+            obj = objects[n]
+            data = obj.data  # a stream is compressed here, once for every ticket that uses it
+            head = data.split(b"\nstream\n", 1)[0] if isinstance(obj, pydyf.Stream) else data
+            refs = [int(r) for r in _REFERENCE.findall(head)]
+            serialized[n] = (b"%d 0 obj\n%s\nendobj\n" % (n, data), refs)
+        return serialized[n]
+
+    page_numbers = {page.number for page in pages}
+    size = len(objects) + 1  # the cross-reference stream is the last object
+    pdfs = []
+    for group, root in zip(groups, roots, strict=True):
+        reached, todo = set(), [root] + ([info] if info else [])
+        while todo:
+            n = todo.pop()
+            if n not in reached:
+                reached.add(n)
+                todo.extend(serialize(n)[1])
+        if reached & page_numbers != {pages[i].number for i in group}:  # a link to another ticket's page
+            raise ValueError("a ticket's page refers to another ticket's page")
+        out = bytearray(b"%PDF-1.7\n%\xf0\x9f\x96\xa4\n")
+        offsets = {}
+        for n in sorted(reached):
+            offsets[n] = len(out)
+            out += serialized[n][0]
+        offsets[size - 1] = len(out)
+        free = [n for n in range(size) if n not in offsets]  # object 0 heads the list of free objects
+        following = dict(zip(free, [*free[1:], 0], strict=True))
+        rows = bytearray()
+        for n in range(size):
+            if n in offsets:
+                rows += b"\x01" + offsets[n].to_bytes(4, "big") + b"\x00\x00"
+            else:
+                rows += b"\x00" + following[n].to_bytes(4, "big") + (b"\xff\xff" if n == 0 else b"\x00\x00")
+        rows = zlib.compress(bytes(rows))
+        out += b"%d 0 obj\n<</Type /XRef /Size %d /W [1 4 2] /Root %d 0 R%s /Filter /FlateDecode /Length %d>>\nstream\n" % (
+            size - 1,
+            size,
+            root,
+            b" /Info %d 0 R" % info if info else b"",
+            len(rows),
+        )
+        out += rows + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % offsets[size - 1]
+        pdfs.append(bytes(out))
+    return pdfs
+
+
+def _render_batches(datas: Sequence[dict]) -> list[bytes]:
     pdfs: list[bytes] = []
     for start in range(0, len(datas), BATCH):
         batch = datas[start : start + BATCH]
         document = _layout(batch)
-        pdfs.extend(document.copy(pages).write_pdf() for pages in _pages_per_ticket(document, [d["id"] for d in batch]))
+        pdfs.extend(_split(document, _pages_per_ticket(document, [d["id"] for d in batch])))
+    return pdfs
+
+
+def bulk_workers(count: int) -> int:
+    """How many processes lay out ``count`` tickets together: one per core, each with ``PARALLEL_MIN`` tickets
+    at least, and only where forking is safe (no other thread that could hold a lock in the copy)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return 1
+    return max(1, min(cores, count // PARALLEL_MIN))
+
+
+def _render_in_child(share: Sequence[dict]) -> tuple[int, int]:
+    """Fork a process that renders ``share`` and sends the PDFs back through a pipe: (pid, read end).
+
+    The child only lays out and writes PDFs (no database, no files) and leaves with ``os._exit``, so it
+    never runs the parent's clean-up (closing the parent's database connection, for one).
+    """
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(write)
+        return pid, read
+    try:  # the child
+        os.close(read)
+        try:
+            pdfs = _render_batches(share)
+            payload = b"".join(len(pdf).to_bytes(8, "big") + pdf for pdf in pdfs)
+            status = b"K"
+        except BaseException as exc:  # reported to the parent, which raises it
+            payload, status = f"{type(exc).__name__}: {exc}".encode(errors="replace"), b"E"
+        with os.fdopen(write, "wb") as pipe:
+            pipe.write(status + payload)
+    finally:
+        os._exit(0)
+
+
+def _collect(pid: int, read: int) -> list[bytes]:
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    if data[:1] != b"K":
+        raise RuntimeError(f"a ticket rendering process failed: {data[1:].decode(errors='replace') or 'no answer'}")
+    pdfs, at = [], 1
+    while at < len(data):
+        size = int.from_bytes(data[at : at + 8], "big")
+        pdfs.append(data[at + 8 : at + 8 + size])
+        at += 8 + size
+    return pdfs
+
+
+def render_pdfs(datas: Sequence[dict], *, workers: int | None = None) -> list[bytes]:
+    """One PDF per ticket, in the order of ``datas``; laid out together in one document per ``BATCH`` tickets.
+
+    Many tickets are shared out between ``bulk_workers`` processes (this one and forked copies of it);
+    ``workers`` overrides that count (1: all in this process).
+    """
+    workers = bulk_workers(len(datas)) if workers is None else max(1, min(workers, len(datas)))
+    if workers == 1:
+        return _render_batches(datas)
+    size = -(-len(datas) // workers)
+    shares = [datas[start : start + size] for start in range(0, len(datas), size)]
+    children: list[tuple[int, int]] = []
+    try:
+        for share in shares[1:]:
+            children.append(_render_in_child(share))
+        pdfs = _render_batches(shares[0])
+    except BaseException:
+        for pid, read in children:
+            os.kill(pid, signal.SIGKILL)
+            os.close(read)
+            os.waitpid(pid, 0)
+        raise
+    results = []
+    for pid, read in children:  # every child is waited for, even after one failed
+        try:
+            results.append(_collect(pid, read))
+        except RuntimeError as exc:
+            results.append(exc)
+    for result in results:
+        if isinstance(result, Exception):
+            raise result
+        pdfs.extend(result)
     return pdfs
 
 
@@ -386,10 +610,11 @@ def tickets_refresh(registration_ids: Iterable[int]) -> int:
     Only confirmed registrations of events that take place have a ticket. Returns how many were rendered.
     """
     ids = sorted(set(registration_ids))
+    step = BATCH * bulk_workers(len(ids))  # a batch per process at a time
     rendered = 0
-    for start in range(0, len(ids), BATCH):
+    for start in range(0, len(ids), step):
         stale = []
-        for reg in _load(ids[start : start + BATCH]):
+        for reg in _load(ids[start : start + step]):
             if reg.status != RegistrationStatus.CONFIRMED or reg.event.is_cancelled:
                 continue
             data = ticket_data(reg)

@@ -226,6 +226,73 @@ def test_bulk_rendering_gives_one_single_page_pdf_per_registration(event):
     assert "Person 0" not in pdf_text(pdfs[1])
 
 
+def pdf_images(pdf: bytes, tmp_path) -> int:
+    (tmp_path / "images.pdf").write_bytes(pdf)
+    tool = [shutil.which("pdfimages"), "-list", str(tmp_path / "images.pdf")]
+    listing = subprocess.run(tool, capture_output=True, check=True).stdout.decode()  # noqa: S603 - fixed tool
+    return len(listing.splitlines()) - 2  # a two-line header, then a line per image
+
+
+def test_each_bulk_pdf_carries_only_its_own_ticket(event, tmp_path):
+    regs = [register(event, f"Person {n}", f"p{n}@example.com") for n in range(3)]
+
+    pdfs = tickets.render_pdfs(tickets.tickets_data([r.pk for r in regs]), workers=1)
+
+    assert [pdf_images(pdf, tmp_path) for pdf in pdfs] == [1, 1, 1]  # its own QR code, not the batch's
+    assert [[r.code in pdf_text(pdf) for r in regs] for pdf in pdfs] == [
+        [True, False, False],
+        [False, True, False],
+        [False, False, True],
+    ]
+
+
+def test_a_ticket_longer_than_a_page_keeps_all_its_pages(event):
+    sessions = [
+        services.session_create(
+            org=event.organization,
+            actor=None,
+            event_id=event.pk,
+            title=f"Session {n}",
+            starts_at=event.starts_at + timedelta(minutes=10 * n),
+            ends_at=event.starts_at + timedelta(minutes=10 * n + 10),
+        )
+        for n in range(24)
+    ]
+    long = register(event, "Ada Lovelace", session_ids=[s.pk for s in sessions])
+    short = register(event, "Grace Hopper")
+
+    pdfs = tickets.render_pdfs(tickets.tickets_data([long.pk, short.pk]), workers=1)
+
+    assert pdf_pages(pdfs[0]) == 2
+    assert "Session 23" in pdf_text(pdfs[0])
+    assert pdf_pages(pdfs[1]) == 1
+    assert "Grace Hopper" in pdf_text(pdfs[1])
+    assert "Session" not in pdf_text(pdfs[1])
+
+
+@pytest.mark.skipif(not hasattr(tickets.os, "fork"), reason="needs os.fork")
+def test_bulk_rendering_shared_out_between_processes_keeps_the_order(event, monkeypatch):
+    monkeypatch.setattr(tickets, "BATCH", 2)  # several documents per process
+    regs = [register(event, f"Person {n}", f"p{n}@example.com") for n in range(7)]
+    datas = tickets.tickets_data([r.pk for r in regs])
+
+    pdfs = tickets.render_pdfs(datas, workers=3)
+
+    assert len(pdfs) == 7
+    assert [r.code in pdf_text(pdf) for r, pdf in zip(regs, pdfs, strict=True)] == [True] * 7
+    assert [pdf_pages(pdf) for pdf in pdfs] == [1] * 7
+
+
+@pytest.mark.skipif(not hasattr(tickets.os, "fork"), reason="needs os.fork")
+def test_a_failing_rendering_process_fails_the_bulk_render(event, monkeypatch):
+    regs = [register(event, f"Person {n}", f"p{n}@example.com") for n in range(4)]
+    datas = tickets.tickets_data([r.pk for r in regs])
+    datas[3] = {**datas[3], "token": None}  # the second process's share cannot be drawn
+
+    with pytest.raises(RuntimeError, match="ticket rendering process failed"):
+        tickets.render_pdfs(datas, workers=2)
+
+
 # --- Downloads ------------------------------------------------------------------------------------
 
 
