@@ -11,9 +11,10 @@ from ninja import Field, Router, Schema
 from accounts import selectors, services
 from accounts.models import Membership, Role, User
 from portal.api import ErrorOut
-from portal.api.auth import Principal, require_scope
+from portal.api.auth import Principal, require_scope, scoped
 from portal.api.errors import READ_ERRORS, WRITE_ERRORS, api_names
 from portal.api.pagination import Pagination, paginate, sort_order
+from portal.api.schemas import Body
 from portal.errors import NotFound
 
 router = Router(tags=["users"])
@@ -49,7 +50,7 @@ class MemberList(Schema):
     pagination: Pagination
 
 
-class MemberPatch(Schema):
+class MemberPatch(Body):
     model_config = {"json_schema_extra": {"examples": [{"role": "admin"}]}}
 
     role: Role = Field(..., description="Only an owner may make someone an owner or change another owner.")
@@ -172,6 +173,7 @@ def user_me(request: HttpRequest):
 
 @router.get(
     "",
+    auth=scoped("users:read"),
     response={200: MemberList, READ_ERRORS: ErrorOut},
     summary="List members",
     description="The organization's members with their roles. Filter with `role` and `q` (e-mail or name); sort "
@@ -196,6 +198,7 @@ def user_list(
 
 @router.get(
     "/{int:user_id}",
+    auth=scoped("users:read"),
     response={200: MemberOut, READ_ERRORS: ErrorOut},
     summary="Get a member",
     description="A member of the caller's organization by user id; anyone else answers 404. Needs `users:read`.",
@@ -207,6 +210,7 @@ def user_detail(request: HttpRequest, user_id: int):
 
 @router.patch(
     "/{int:user_id}",
+    auth=scoped("users:write"),
     response={200: MemberOut, WRITE_ERRORS: ErrorOut},
     summary="Change a member's role",
     description="Give the member another `role`. The key acts with the rights of the user who created it: only an "

@@ -13,9 +13,10 @@ from events import selectors, services, snapshots
 from events.errors import ValidationFailed
 from events.models import Event, EventStatus
 from portal.api import ErrorOut
-from portal.api.auth import require_scope
+from portal.api.auth import require_scope, scoped
 from portal.api.errors import READ_ERRORS, WRITE_ERRORS, api_names
 from portal.api.pagination import Pagination, Rows, paginate, sort_order
+from portal.api.schemas import Body, IsoDatetime
 
 router = Router(tags=["events"])
 
@@ -127,6 +128,7 @@ def _event_queryset(org, *, search: str = "", status: str = ""):
 
 @router.get(
     "",
+    auth=scoped("events:read"),
     response={200: EventList, frozenset({400, 401, 403, 422, 429}): ErrorOut},
     summary="List events",
     description=f"{LIST_FILTERS} and `seriesId` (the events of a series); sort with `sort=-startsAt,title` "
@@ -138,15 +140,15 @@ def event_list(
     status: EventStatus | None = None,
     q: str = "",
     seriesId: int | None = None,
-    startsAfter: datetime | None = None,
-    startsBefore: datetime | None = None,
+    startsAfter: IsoDatetime | None = None,
+    startsBefore: IsoDatetime | None = None,
     sort: str = "startsAt",
 ):
     principal = require_scope(request, "events:read")
     qs = _starting(_event_queryset(principal.organization, search=q, status=status or ""), startsAfter, startsBefore)
     if seriesId is not None:
         qs = qs.filter(parent_id=seriesId)
-    return paginate(request, response, qs.order_by(*sort_order(sort, SORT_FIELDS)), EVENT_ROWS)
+    return paginate(request, response, qs.order_by(*sort_order(sort, SORT_FIELDS)), EVENT_ROWS, cache_for=principal.organization)
 
 
 def _starting(qs, after: datetime | None, before: datetime | None):
@@ -159,6 +161,7 @@ def _starting(qs, after: datetime | None, before: datetime | None):
 
 @router.get(
     "/{int:event_id}",
+    auth=scoped("events:read"),
     response={200: EventOut, frozenset({401, 403, 404, 429}): ErrorOut},
     summary="Get an event",
     description="With its ticket types and `links` to its sessions, registrations, statistics and more. Needs `events:read`.",
@@ -170,6 +173,7 @@ def event_detail(request: HttpRequest, event_id: int):
 
 @router.get(
     "/{int:event_id}/children",
+    auth=scoped("events:read"),
     response={200: EventList, READ_ERRORS: ErrorOut},
     summary="List the events of a series",
     description=f"The events whose `seriesId` is this event (none for an event outside a series). {LIST_FILTERS}; "
@@ -181,19 +185,20 @@ def event_children(
     event_id: int,
     status: EventStatus | None = None,
     q: str = "",
-    startsAfter: datetime | None = None,
-    startsBefore: datetime | None = None,
+    startsAfter: IsoDatetime | None = None,
+    startsBefore: IsoDatetime | None = None,
     sort: str = "startsAt",
 ):
     principal = require_scope(request, "events:read")
     series = selectors.event_get(org=principal.organization, event_id=event_id)
     qs = _event_queryset(principal.organization, search=q, status=status or "").filter(parent_id=series.pk)
     qs = _starting(qs, startsAfter, startsBefore)
-    return paginate(request, response, qs.order_by(*sort_order(sort, SORT_FIELDS)), EVENT_ROWS)
+    return paginate(request, response, qs.order_by(*sort_order(sort, SORT_FIELDS)), EVENT_ROWS, cache_for=principal.organization)
 
 
 @router.get(
     "/{int:event_id}/statistics",
+    auth=scoped("events:read"),
     response={200: EventStatisticsOut, READ_ERRORS: ErrorOut},
     summary="Get an event's statistics",
     description="Registrations by status, seats taken and left per ticket type, and check-in progress: `checkedIn` "
@@ -242,12 +247,12 @@ API_FIELDS = {
 }
 
 
-class VenueIn(Schema):
+class VenueIn(Body):
     name: str = Field(..., min_length=1, max_length=200)
     address: str = Field("", max_length=300)
 
 
-class EventIn(Schema):
+class EventIn(Body):
     title: str = Field(..., min_length=1, max_length=200)
     slug: str = Field("", max_length=80, pattern=r"^[-a-z0-9]*$")
     description: str = ""
@@ -259,7 +264,7 @@ class EventIn(Schema):
     seriesId: int | None = None
 
 
-class EventPatch(Schema):
+class EventPatch(Body):
     title: str | None = Field(None, min_length=1, max_length=200)
     slug: str | None = Field(None, max_length=80, pattern=r"^[-a-z0-9]+$")
     description: str | None = None
@@ -271,7 +276,7 @@ class EventPatch(Schema):
     seriesId: int | None = None
 
 
-class CancelIn(Schema):
+class EventCancelIn(Body):
     reason: str = Field(..., min_length=1, max_length=2000)
 
 
@@ -287,11 +292,15 @@ def _service_fields(data: dict) -> dict:
         "timezone": "timezone",
     }
     for name, value in data.items():
-        if name in renames:
+        if value is None and name in {"title", "slug", "startsAt", "endsAt", "timezone"}:
+            raise ValidationFailed(f"{name} cannot be null: leave it out to keep it.", field=name)
+        if name == "description":
+            fields["description"] = value or ""
+        elif name in renames:
             fields[renames[name]] = value
         elif name == "venue":
             fields["venue_name"] = value["name"] if value else ""
-            fields["venue_address"] = value["address"] if value else ""
+            fields["venue_address"] = value.get("address", "") if value else ""
         elif name == "onlineUrl":
             fields["online_url"] = str(value) if value else ""
     if "timezone" in fields and fields["timezone"] not in zoneinfo.available_timezones():
@@ -313,6 +322,7 @@ def _event_out(org, event_id: int) -> dict:
 
 @router.post(
     "",
+    auth=scoped("events:write"),
     response={201: EventOut, WRITE_ERRORS: ErrorOut},
     summary="Create an event",
     description="The event starts as a draft. Send an `Idempotency-Key` header to make retries safe.",
@@ -325,6 +335,7 @@ def event_create(request: HttpRequest, payload: EventIn):
 
 @router.patch(
     "/{int:event_id}",
+    auth=scoped("events:write"),
     response={200: EventOut, WRITE_ERRORS: ErrorOut},
     summary="Update an event",
     description="Send only the fields to change.",
@@ -338,6 +349,7 @@ def event_update(request: HttpRequest, event_id: int, payload: EventPatch):
 
 @router.post(
     "/{int:event_id}/publish",
+    auth=scoped("events:write"),
     response={200: EventOut, WRITE_ERRORS: ErrorOut},
     summary="Publish an event",
     description="Opens registration. The event needs at least one ticket type.",
@@ -350,11 +362,12 @@ def event_publish(request: HttpRequest, event_id: int):
 
 @router.post(
     "/{int:event_id}/cancel",
+    auth=scoped("events:write"),
     response={200: EventOut, WRITE_ERRORS: ErrorOut},
     summary="Cancel an event",
     description="The reason is shown to attendees.",
 )
-def event_cancel(request: HttpRequest, event_id: int, payload: CancelIn):
+def event_cancel(request: HttpRequest, event_id: int, payload: EventCancelIn):
     principal = require_scope(request, "events:write")
     _call(services.event_cancel, org=principal.organization, actor=None, event_id=event_id, reason=payload.reason)
     return _event_out(principal.organization, event_id)

@@ -8,7 +8,7 @@ from ninja import Router
 from events import calendars, selectors
 from events.models import Session
 from portal.api import ErrorOut
-from portal.api.auth import require_scope
+from portal.api.auth import require_scope, scoped
 from portal.api.errors import READ_ERRORS
 
 router = Router(tags=["calendars"])
@@ -35,6 +35,7 @@ CALENDAR_NOTES = (
 
 @router.get(
     "/events/{int:event_id}/calendar",
+    auth=scoped("events:read"),
     response={200: None, READ_ERRORS: ErrorOut},
     summary="Get an event as iCalendar",
     description="The event and its sessions as a `text/calendar` file. " + CALENDAR_NOTES + " Needs `events:read`.",
@@ -49,6 +50,7 @@ def event_calendar(request: HttpRequest, event_id: int) -> HttpResponse:
 
 @router.get(
     "/events/{int:event_id}/sessions/{int:session_id}/calendar",
+    auth=scoped("events:read"),
     response={200: None, READ_ERRORS: ErrorOut},
     summary="Get a session as iCalendar",
     description="One session as a `text/calendar` file. " + CALENDAR_NOTES + " Needs `events:read`.",
@@ -71,6 +73,7 @@ def session_calendar(request: HttpRequest, event_id: int, session_id: int) -> Ht
 
 @router.get(
     "/registrations/{int:registration_id}/calendar",
+    auth=scoped("registrations:read"),
     response={200: None, READ_ERRORS: ErrorOut},
     summary="Get a registration as iCalendar",
     description="What the attendee keeps in their calendar: the event and the sessions they chose, as a "

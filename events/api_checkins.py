@@ -19,8 +19,9 @@ from events import selectors, services, snapshots, tickets
 from events.errors import AlreadyCheckedIn, InvalidTicket, WrongEvent
 from events.models import Event, Registration
 from portal.api import ErrorBody, ErrorOut
-from portal.api.auth import InsufficientScope, require_scope
+from portal.api.auth import InsufficientScope, require_scope, scoped
 from portal.api.errors import READ_ERRORS, WRITE_ERRORS, api_names, camel, error_body
+from portal.api.schemas import Body
 from portal.errors import DomainError, NotFound
 
 router = Router(tags=["check-in"])
@@ -34,11 +35,11 @@ FIELD_NAMES = {"checked_in_at": "scannedAt", "nonce": "nonce", "gate": "gate", "
 # --- Schemas --------------------------------------------------------------------------------------
 
 
-class GateIn(Schema):
+class GateIn(Body):
     gate: str = Field("", max_length=50)
 
 
-class CheckinIn(Schema):
+class CheckinIn(Body):
     model_config = {
         "json_schema_extra": {
             "examples": [
@@ -65,7 +66,7 @@ class CheckinIn(Schema):
         return self
 
 
-class CheckinBulkIn(Schema):
+class CheckinBulkIn(Body):
     items: list[CheckinIn] = Field(..., min_length=1, max_length=BULK_LIMIT)
     eventId: int | None = Field(None, description="Applies to every item that does not name its own `eventId`.")
     gate: str = Field("", max_length=50, description="Applies to every item that does not name its own `gate`.")
@@ -231,6 +232,7 @@ CHECKIN_ERRORS = (
 
 @router.post(
     "/checkins",
+    auth=scoped("checkins:write"),
     response={201: CheckinOut, WRITE_ERRORS: ErrorOut},
     summary="Check in a scanned ticket",
     description="Send the scanned `qr` (its Ed25519 signature is verified) or the typed `code`, and preferably the "
@@ -246,6 +248,7 @@ def checkin_create(request: HttpRequest, payload: CheckinIn):
 
 @router.post(
     "/checkins/bulk",
+    auth=scoped("checkins:write"),
     response={200: BulkOut, WRITE_ERRORS: ErrorOut},
     summary="Upload offline scans",
     description=f"Up to {BULK_LIMIT} `items`, each as `POST /checkins` takes it (a top-level `eventId` and `gate` "
@@ -274,6 +277,7 @@ def checkin_bulk(request: HttpRequest, payload: CheckinBulkIn):
 
 @router.post(
     "/registrations/{int:registration_id}/checkin",
+    auth=scoped("checkins:write"),
     response={201: CheckinOut, WRITE_ERRORS: ErrorOut},
     summary="Check a registration in",
     description="Check in the attendee of this registration, optionally naming the `gate`. "

@@ -13,9 +13,10 @@ from events import services_payments as services
 from events import snapshots
 from events.models import PaymentMethod, PaymentStatus, Registration
 from portal.api import ErrorOut
-from portal.api.auth import require_scope
+from portal.api.auth import require_scope, scoped
 from portal.api.errors import READ_ERRORS, WRITE_ERRORS, api_names
 from portal.api.pagination import Pagination, paginate, sort_order
+from portal.api.schemas import Body
 from portal.errors import NotFound
 
 router = Router(tags=["payments"])
@@ -81,7 +82,7 @@ class PaymentList(Schema):
     pagination: Pagination
 
 
-class PaymentIn(Schema):
+class PaymentIn(Body):
     model_config = {
         "json_schema_extra": {
             "examples": [
@@ -105,7 +106,7 @@ class PaymentIn(Schema):
     )
 
 
-class RefundIn(Schema):
+class RefundIn(Body):
     model_config = {"json_schema_extra": {"examples": [{"amount": "20.00", "reason": "Left early"}, {}]}}
 
     amount: Decimal | None = Field(None, description="Defaults to everything not refunded yet.")
@@ -122,6 +123,7 @@ def _payment_out(request: HttpRequest, payment_id: int) -> dict:
 
 @router.get(
     "",
+    auth=scoped("payments:read"),
     response={200: PaymentList, READ_ERRORS: ErrorOut},
     summary="List payments",
     description="Filter with `registrationId`, `eventId` and `status` (`pending`, `completed`, `failed`, "
@@ -143,6 +145,7 @@ def payment_list(
 
 @router.get(
     "/{int:payment_id}",
+    auth=scoped("payments:read"),
     response={200: PaymentOut, READ_ERRORS: ErrorOut},
     summary="Get a payment",
     description="One payment of the caller's organization. Needs `payments:read`.",
@@ -154,6 +157,7 @@ def payment_detail(request: HttpRequest, payment_id: int):
 
 @router.post(
     "",
+    auth=scoped("payments:write"),
     response={201: PaymentOut, WRITE_ERRORS: ErrorOut},
     summary="Record a payment",
     description="Record money received for a registration: `method=manual` (cash, bank transfer, invoice) is "
@@ -185,6 +189,7 @@ def payment_create(request: HttpRequest, payload: PaymentIn):
 
 @router.post(
     "/{int:payment_id}/refund",
+    auth=scoped("payments:write"),
     response={200: PaymentOut, WRITE_ERRORS: ErrorOut},
     summary="Refund a payment",
     description="Refund part (`amount`) or all (no `amount`) of what is left of a completed payment, with an "

@@ -11,9 +11,10 @@ from events import selectors, services, snapshots
 from events.errors import BatchFailed, ValidationFailed
 from events.models import RegistrationStatus, TicketType
 from portal.api import ErrorBody, ErrorOut
-from portal.api.auth import require_scope
+from portal.api.auth import require_scope, scoped
 from portal.api.errors import READ_ERRORS, WRITE_ERRORS, api_names, camel, error_body
 from portal.api.pagination import Pagination, Rows, paginate, sort_order
+from portal.api.schemas import Body
 from portal.errors import DomainError, NotFound
 
 router = Router(tags=["registrations"])
@@ -37,14 +38,14 @@ FIELD_NAMES = {
 # --- Schemas --------------------------------------------------------------------------------------
 
 
-class RegistrationIn(Schema):
+class RegistrationIn(Body):
     ticketTypeId: int
     name: str = Field(..., max_length=200)
     email: str = Field(..., max_length=254)
     sessionIds: list[int] = Field(default_factory=list)
 
 
-class CancelIn(Schema):
+class RegistrationCancelIn(Body):
     reason: str = Field("", max_length=500)
 
 
@@ -80,7 +81,7 @@ class RegistrationList(Schema):
     pagination: Pagination
 
 
-class RegistrationPatch(Schema):
+class RegistrationPatch(Body):
     model_config = {"json_schema_extra": {"examples": [{"name": "Ada King"}, {"sessionIds": [31, 34]}]}}
 
     name: str | None = Field(None, max_length=200)
@@ -88,7 +89,7 @@ class RegistrationPatch(Schema):
     sessionIds: list[int] | None = Field(None, description="Replaces the chosen sessions; `[]` chooses none.")
 
 
-class BatchIn(Schema):
+class BatchIn(Body):
     model_config = {
         "json_schema_extra": {
             "examples": [
@@ -143,6 +144,7 @@ def _registration_out(request: HttpRequest, registration_id: int) -> dict:
 
 @router.post(
     "/registrations",
+    auth=scoped("registrations:write"),
     response={201: RegistrationOut, 200: RegistrationOut, WRITE_ERRORS: ErrorOut},
     summary="Register an attendee",
     description="Take a seat of a ticket type (and optionally sessions). Answers 201 with the new registration, or 200 "
@@ -169,6 +171,7 @@ def registration_create(request: HttpRequest, payload: RegistrationIn):
 
 @router.get(
     "/registrations",
+    auth=scoped("registrations:read"),
     response={200: RegistrationList, READ_ERRORS: ErrorOut},
     summary="List registrations",
     description="Filter with `eventId`, `status`, `ticketTypeId`, `q` (name, e-mail or exact code) and "
@@ -196,11 +199,12 @@ def registration_list(
     if eventId is not None:
         qs = qs.filter(event_id=eventId)
     qs = qs.select_related(None).order_by(*sort_order(sort, SORT_FIELDS, tiebreak="-id"))
-    return paginate(request, response, qs, REGISTRATION_ROWS)
+    return paginate(request, response, qs, REGISTRATION_ROWS, cache_for=principal.organization)
 
 
 @router.get(
     "/registrations/{int:registration_id}",
+    auth=scoped("registrations:read"),
     response={200: RegistrationOut, READ_ERRORS: ErrorOut},
     summary="Get a registration",
     description="One registration of the caller's organization. Needs `registrations:read`.",
@@ -212,6 +216,7 @@ def registration_detail(request: HttpRequest, registration_id: int):
 
 @router.post(
     "/registrations/{int:registration_id}/confirm",
+    auth=scoped("registrations:write"),
     response={200: RegistrationOut, WRITE_ERRORS: ErrorOut},
     summary="Confirm a registration",
     description="Confirm a registration that is pending payment (confirming a confirmed one changes nothing). A "
@@ -226,12 +231,13 @@ def registration_confirm(request: HttpRequest, registration_id: int):
 
 @router.post(
     "/registrations/{int:registration_id}/cancel",
+    auth=scoped("registrations:write"),
     response={200: RegistrationOut, WRITE_ERRORS: ErrorOut},
     summary="Cancel a registration",
     description="Cancel a registration and free its seat, with an optional `reason` kept in the audit log "
     "(cancelling a cancelled one changes nothing). Needs `registrations:write`.",
 )
-def registration_cancel(request: HttpRequest, registration_id: int, payload: CancelIn | None = None):
+def registration_cancel(request: HttpRequest, registration_id: int, payload: RegistrationCancelIn | None = None):
     principal = require_scope(request, "registrations:write")
     with api_names(FIELD_NAMES, camel_details=True):
         services.registration_cancel(
@@ -245,6 +251,7 @@ def registration_cancel(request: HttpRequest, registration_id: int, payload: Can
 
 @router.patch(
     "/registrations/{int:registration_id}",
+    auth=scoped("registrations:write"),
     response={200: RegistrationOut, WRITE_ERRORS: ErrorOut},
     summary="Update a registration",
     description="Correct the attendee's `name` or `email`, or replace the chosen `sessionIds`; send only what "
@@ -295,6 +302,7 @@ def _batch_answer(results: list[dict]) -> dict:
 
 @router.post(
     "/registrations/batch",
+    auth=scoped("registrations:write"),
     response={200: BatchOut, WRITE_ERRORS: ErrorOut},
     summary="Register many attendees",
     description="Up to 500 `items`, each as `POST /registrations` takes it. By default each item is made on its own: "
@@ -339,6 +347,7 @@ def registration_batch(request: HttpRequest, payload: BatchIn):
 
 @router.get(
     "/events/{int:event_id}/attendees",
+    auth=scoped("registrations:read"),
     response={200: RegistrationList, READ_ERRORS: ErrorOut},
     summary="List an event's attendees",
     description="The event's confirmed registrations; sort with `sort=name` (default), `createdAt`, `-createdAt`; "
@@ -349,4 +358,4 @@ def event_attendees(request: HttpRequest, response: HttpResponse, event_id: int,
     event = selectors.event_get(org=principal.organization, event_id=event_id)
     qs = selectors.registration_list(org=principal.organization, event=event, status=RegistrationStatus.CONFIRMED)
     qs = qs.select_related(None).order_by(*sort_order(sort, SORT_FIELDS, tiebreak="-id"))
-    return paginate(request, response, qs, REGISTRATION_ROWS)
+    return paginate(request, response, qs, REGISTRATION_ROWS, cache_for=principal.organization)

@@ -15,9 +15,10 @@ from events import selectors, services, snapshots
 from events.errors import ValidationFailed
 from events.models import Session, Speaker
 from portal.api import ErrorOut
-from portal.api.auth import require_scope
+from portal.api.auth import require_scope, scoped
 from portal.api.errors import READ_ERRORS, WRITE_ERRORS, api_names
 from portal.api.pagination import Pagination, paginate, sort_order
+from portal.api.schemas import Body
 
 router = Router(tags=["sessions"])
 
@@ -91,7 +92,7 @@ class SessionList(Schema):
     pagination: Pagination
 
 
-class SessionIn(Schema):
+class SessionIn(Body):
     title: str = Field(..., min_length=1, max_length=200)
     description: str = ""
     startsAt: AwareDatetime
@@ -101,7 +102,7 @@ class SessionIn(Schema):
     speakerIds: list[int] = Field(default_factory=list)
 
 
-class SessionPatch(Schema):
+class SessionPatch(Body):
     title: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = None
     startsAt: AwareDatetime | None = None
@@ -111,7 +112,7 @@ class SessionPatch(Schema):
     speakerIds: list[int] | None = None
 
 
-class SpeakerIn(Schema):
+class SpeakerIn(Body):
     name: str = Field(..., min_length=1, max_length=200)
     company: str = Field("", max_length=200)
     email: str = Field("", max_length=254)
@@ -173,6 +174,7 @@ def _service_fields(data: dict) -> dict:
 
 @router.get(
     "/events/{int:event_id}/sessions",
+    auth=scoped("events:read"),
     response={200: SessionList, READ_ERRORS: ErrorOut},
     summary="List an event's sessions",
     description="Each session with its speakers, `taken` seats and `seatsLeft`. Filter with `room` and "
@@ -194,11 +196,14 @@ def session_list(
         qs = qs.filter(room=room)
     if cancelled is not None:
         qs = qs.filter(cancelled=cancelled)
-    return paginate(request, response, qs.order_by(*sort_order(sort, SESSION_SORT_FIELDS)), _session_out)
+    return paginate(
+        request, response, qs.order_by(*sort_order(sort, SESSION_SORT_FIELDS)), _session_out, cache_for=principal.organization
+    )
 
 
 @router.get(
     "/events/{int:event_id}/sessions/{int:session_id}",
+    auth=scoped("events:read"),
     response={200: SessionOut, READ_ERRORS: ErrorOut},
     summary="Get a session",
     description="Needs `events:read`.",
@@ -210,6 +215,7 @@ def session_detail(request: HttpRequest, event_id: int, session_id: int):
 
 @router.post(
     "/events/{int:event_id}/sessions",
+    auth=scoped("events:write"),
     response={201: SessionOut, WRITE_ERRORS: ErrorOut},
     summary="Create a session",
     description="The session must take place during the event; `speakerIds` are speakers of the caller's "
@@ -225,6 +231,7 @@ def session_create(request: HttpRequest, event_id: int, payload: SessionIn):
 
 @router.patch(
     "/events/{int:event_id}/sessions/{int:session_id}",
+    auth=scoped("events:write"),
     response={200: SessionOut, WRITE_ERRORS: ErrorOut},
     summary="Update a session",
     description="Send only the fields to change; `speakerIds` replaces the speakers. A cancelled session answers "
@@ -242,6 +249,7 @@ def session_update(request: HttpRequest, event_id: int, session_id: int, payload
 
 @router.post(
     "/events/{int:event_id}/sessions/{int:session_id}/cancel",
+    auth=scoped("events:write"),
     response={200: SessionOut, WRITE_ERRORS: ErrorOut},
     summary="Cancel a session",
     description="Cancelling a cancelled session answers 409. Needs `events:write`.",
@@ -257,6 +265,7 @@ def session_cancel(request: HttpRequest, event_id: int, session_id: int):
 
 @router.get(
     "/events/{int:event_id}/sessions/{int:session_id}/speakers",
+    auth=scoped("events:read"),
     response={200: list[SpeakerOut], READ_ERRORS: ErrorOut},
     summary="List a session's speakers",
     description="Sorted by name. Needs `events:read`.",
@@ -274,6 +283,7 @@ def session_speakers(request: HttpRequest, event_id: int, session_id: int):
 
 @router.get(
     "/speakers",
+    auth=scoped("events:read"),
     response={200: SpeakerList, READ_ERRORS: ErrorOut},
     summary="List speakers",
     description="The organization's speakers. Filter with `q` (name or company); sort with `sort=name` (default), "
@@ -289,6 +299,7 @@ def speaker_list(request: HttpRequest, response: HttpResponse, q: str = "", sort
 
 @router.post(
     "/speakers",
+    auth=scoped("events:write"),
     response={201: SpeakerOut, WRITE_ERRORS: ErrorOut},
     summary="Create a speaker",
     description="Use the new speaker's `id` in a session's `speakerIds`. Needs `events:write`.",

@@ -7,7 +7,7 @@ from ninja import Router
 
 from events import selectors, tickets
 from portal.api import ErrorOut
-from portal.api.auth import require_scope
+from portal.api.auth import require_scope, scoped
 from portal.api.errors import READ_ERRORS
 
 router = Router(tags=["registrations"])
@@ -22,6 +22,7 @@ PDF_RESPONSE = {
 
 @router.get(
     "/registrations/{int:registration_id}/ticket",
+    auth=scoped("registrations:read"),
     response={READ_ERRORS | {409, 410}: ErrorOut},
     summary="Download a registration's ticket (PDF)",
     description="The ticket as `application/pdf`, rendered when the registration was confirmed and again whenever "

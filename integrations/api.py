@@ -12,9 +12,10 @@ from integrations import selectors, services
 from integrations.errors import InvalidEventTypes
 from integrations.models import EVENT_TYPES, DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from portal.api import ErrorOut
-from portal.api.auth import require_scope
+from portal.api.auth import require_scope, scoped
 from portal.api.errors import READ_ERRORS, WRITE_ERRORS, api_names
 from portal.api.pagination import Pagination, paginate
+from portal.api.schemas import Body
 from portal.errors import NotFound
 
 router = Router(tags=["webhooks"])
@@ -27,13 +28,13 @@ FIELD_NAMES = {"url": "url", "event_types": "eventTypes", "event_type": "eventTy
 # --- Schemas --------------------------------------------------------------------------------------
 
 
-class EndpointIn(Schema):
+class EndpointIn(Body):
     url: str = Field(..., min_length=1, max_length=500)
     eventTypes: list[str] = Field(default_factory=list)
     description: str = Field("", max_length=200)
 
 
-class EndpointPatch(Schema):
+class EndpointPatch(Body):
     url: str | None = Field(None, min_length=1, max_length=500)
     eventTypes: list[str] | None = None
     description: str | None = Field(None, max_length=200)
@@ -90,7 +91,7 @@ class DeliveryList(Schema):
     pagination: Pagination
 
 
-class RedeliverFailedIn(Schema):
+class RedeliverFailedIn(Body):
     since: AwareDatetime
 
 
@@ -155,6 +156,7 @@ def _delivery_out(org, delivery_id: int) -> dict:
 
 @router.post(
     "",
+    auth=scoped("webhooks:write"),
     response={201: EndpointWithSecretOut, WRITE_ERRORS: ErrorOut},
     summary="Create a webhook endpoint",
     description="Subscribe `url` to `eventTypes` (empty: every event type). The answer carries the signing `secret`: "
@@ -176,6 +178,7 @@ def webhook_endpoint_create(request: HttpRequest, payload: EndpointIn):
 
 @router.get(
     "",
+    auth=scoped("webhooks:read"),
     response={200: EndpointList, READ_ERRORS: ErrorOut},
     summary="List webhook endpoints",
     description="Oldest first; page with `page`+`pageSize` or `limit`+`offset`. Needs `webhooks:read`.",
@@ -187,6 +190,7 @@ def webhook_endpoint_list(request: HttpRequest, response: HttpResponse):
 
 @router.get(
     "/{int:endpoint_id}",
+    auth=scoped("webhooks:read"),
     response={200: EndpointOut, READ_ERRORS: ErrorOut},
     summary="Get a webhook endpoint",
     description="The secret is not shown; rotate it to get a new one. Needs `webhooks:read`.",
@@ -198,6 +202,7 @@ def webhook_endpoint_detail(request: HttpRequest, endpoint_id: int):
 
 @router.patch(
     "/{int:endpoint_id}",
+    auth=scoped("webhooks:write"),
     response={200: EndpointOut, WRITE_ERRORS: ErrorOut},
     summary="Update a webhook endpoint",
     description="Send only the fields to change: `url`, `eventTypes` (empty: every event type), `description`. "
@@ -219,6 +224,7 @@ def webhook_endpoint_update(request: HttpRequest, endpoint_id: int, payload: End
 
 @router.delete(
     "/{int:endpoint_id}",
+    auth=scoped("webhooks:write"),
     response={204: None, WRITE_ERRORS: ErrorOut},
     summary="Delete a webhook endpoint",
     description="Removes the endpoint with its delivery history. Needs `webhooks:write`.",
@@ -231,6 +237,7 @@ def webhook_endpoint_delete(request: HttpRequest, endpoint_id: int):
 
 @router.post(
     "/{int:endpoint_id}/enable",
+    auth=scoped("webhooks:write"),
     response={200: EndpointOut, WRITE_ERRORS: ErrorOut},
     summary="Enable a webhook endpoint",
     description="Its pending deliveries resume on their schedule. Needs `webhooks:write`.",
@@ -242,6 +249,7 @@ def webhook_endpoint_enable(request: HttpRequest, endpoint_id: int):
 
 @router.post(
     "/{int:endpoint_id}/disable",
+    auth=scoped("webhooks:write"),
     response={200: EndpointOut, WRITE_ERRORS: ErrorOut},
     summary="Disable a webhook endpoint",
     description="Nothing is sent to it until it is enabled again; its deliveries wait. Needs `webhooks:write`.",
@@ -254,6 +262,7 @@ def webhook_endpoint_disable(request: HttpRequest, endpoint_id: int):
 
 @router.post(
     "/{int:endpoint_id}/rotate-secret",
+    auth=scoped("webhooks:write"),
     response={200: EndpointWithSecretOut, WRITE_ERRORS: ErrorOut},
     summary="Rotate a webhook endpoint's secret",
     description="Answers the new `secret` (shown this once). For 24 hours messages carry a signature with the old "
@@ -267,6 +276,7 @@ def webhook_endpoint_rotate_secret(request: HttpRequest, endpoint_id: int):
 
 @router.post(
     "/{int:endpoint_id}/test",
+    auth=scoped("webhooks:write"),
     response={202: DeliveryOut, WRITE_ERRORS: ErrorOut},
     summary="Send a test event",
     description='Sends a signed test event (its `data` is `{"test": true, …}`) to this endpoint only, of the type '
@@ -290,6 +300,7 @@ def webhook_endpoint_test(request: HttpRequest, endpoint_id: int, eventType: str
 
 @router.get(
     "/{int:endpoint_id}/deliveries",
+    auth=scoped("webhooks:read"),
     response={200: DeliveryList, READ_ERRORS: ErrorOut},
     summary="List an endpoint's deliveries",
     description="Newest first, each with its attempts. Filter with `status` and `eventType`; page with "
@@ -313,6 +324,7 @@ def webhook_delivery_list(
 
 @router.post(
     "/{int:endpoint_id}/deliveries/{int:delivery_id}/redeliver",
+    auth=scoped("webhooks:write"),
     response={202: DeliveryOut, WRITE_ERRORS: ErrorOut},
     summary="Redeliver a delivery",
     description="Sends it again with a fresh retry schedule, whatever became of it. A disabled endpoint answers 409. "
@@ -330,6 +342,7 @@ def webhook_delivery_redeliver(request: HttpRequest, endpoint_id: int, delivery_
 
 @router.post(
     "/{int:endpoint_id}/redeliver-failed",
+    auth=scoped("webhooks:write"),
     response={202: RedeliverFailedOut, WRITE_ERRORS: ErrorOut},
     summary="Redeliver every failed delivery since a time",
     description="Queues again each failed delivery of this endpoint created at or after `since`; answers how many. "

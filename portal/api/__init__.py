@@ -95,6 +95,12 @@ def _does_not_exist(request: HttpRequest, exc: ObjectDoesNotExist) -> HttpRespon
     return error_response(request, status=404, message=f"The requested {name.lower()} could not be found.")
 
 
+@api.exception_handler(OverflowError)
+def _id_out_of_range(request: HttpRequest, exc: OverflowError) -> HttpResponse:
+    # an id with more digits than any key can hold (SQLite refuses to even compare it): nothing has that id
+    return error_response(request, status=404, message="The requested resource could not be found.")
+
+
 @api.exception_handler(Exception)
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("Unhandled API error (correlation id %s)", getattr(request, "correlation_id", "-"))

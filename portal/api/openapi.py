@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ninja import NinjaAPI
+from ninja.openapi.schema import OpenAPISchema
+from ninja.operation import Operation
 
 from portal.api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
@@ -89,6 +91,18 @@ def document_collections(schema: dict) -> dict:
     return schema
 
 
+class _Schema(OpenAPISchema):
+    def operation_security(self, operation: Operation) -> list[dict] | None:
+        """Each operation names the scope its credential needs (ninja leaves the list empty)."""
+        security = super().operation_security(operation)
+        scopes = [scope for auth in operation.auth_callbacks if (scope := getattr(auth, "scope", None))]
+        if security and scopes:
+            security = [{name: scopes for name in requirement} for requirement in security]
+        return security
+
+
 class ConveneAPI(NinjaAPI):
     def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict | None = None):
-        return document_collections(super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params))
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        return document_collections(_Schema(self, path_prefix))

@@ -32,6 +32,8 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from ninja import Schema
 
+from accounts.models import Organization
+from portal.api import listcache
 from portal.csv_safe import BOM, Line, safe_cell
 from portal.errors import DomainError
 
@@ -116,19 +118,24 @@ def paginate(
     serialize: Serializer,
     *,
     filename: str | None = None,
+    cache_for: Organization | None = None,
 ) -> HttpResponse:
     """Answer the collection ``qs`` as the request asks: one page of JSON, or (``Accept: text/csv``) all of it.
 
     ``serialize`` turns one object into its resource, or is a :class:`Rows` that turns a whole page at once.
     ``response`` is the operation's temporal response: headers set on it are kept. ``filename`` names the CSV
-    attachment (default: the last word of the path).
+    attachment (default: the last word of the path). ``cache_for``: the organization whose audited data the
+    collection shows, to answer repeats from the cache until that data changes (see ``listcache``).
     """
+    key = None
     if wants_csv(request):
         out = csv_response(qs, serialize, filename=filename or _default_filename(request))
-    elif "cursor" in request.GET:
-        out = _cursor_page(request, qs, serialize)
     else:
-        out = _numbered_page(request, qs, serialize)
+        key = listcache.cache_key(request, cache_for) if cache_for is not None else None
+        out = listcache.cached_page(key)
+        if out is None:
+            out = _cursor_page(request, qs, serialize) if "cursor" in request.GET else _numbered_page(request, qs, serialize)
+            listcache.store_page(key, out)
     if response is not None:
         for header, value in response.items():
             if header.lower() != "content-type" and header not in out:
