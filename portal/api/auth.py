@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from dataclasses import dataclass, field
@@ -41,8 +42,8 @@ _known_lock = threading.Lock()
 
 def _principal_load(key_hash: str) -> Principal | None:
     key = ApiKey.objects.select_related("organization").filter(key_hash=key_hash, revoked_at=None).first()
-    if key is None:
-        return None
+    if key is None or key.is_test != key.organization.is_sandbox:
+        return None  # unknown, revoked, or a test key outside a sandbox / a live key inside one
     return Principal(
         organization=key.organization,
         scopes=frozenset(key.scopes),
@@ -53,10 +54,23 @@ def _principal_load(key_hash: str) -> Principal | None:
     )
 
 
-def principal_from_bearer(token: str) -> Principal | None:
-    """The principal of an API key, or None when the key is unknown or revoked (remembered briefly, see
-    ``KEY_CACHE_SECONDS``). Writes the key's ``last_used_at`` at most once a minute."""
+def _valid_ip(value: str | None) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value)) if value else None
+    except ValueError:  # e.g. a Unix socket's peer: no address to record
+        return None
+
+
+def principal_from_bearer(token: str, *, ip: str | None = None) -> Principal | None:
+    """The principal of an API key, or None when the key is unknown, revoked, expired (a rolled key after its
+    grace period) or of the wrong mode for its organization (remembered briefly, see ``KEY_CACHE_SECONDS``).
+    Writes the key's ``last_used_at`` (and ``last_used_ip``, the caller's address) at most once a minute, or
+    when the address changes."""
     if not token.startswith(("cnv_live_", "cnv_test_")):
+        if token.startswith("eyJ"):  # an OAuth access token (a JWT): see portal/oauth/tokens.py
+            from portal.oauth.tokens import looks_like_jwt, principal_from_access_token  # here: it imports this module
+
+            return principal_from_access_token(token) if looks_like_jwt(token) else None
         return None
     key_hash = api_key_hash(token)
     now = time.monotonic()
@@ -72,9 +86,13 @@ def principal_from_bearer(token: str) -> Principal | None:
     if principal is not None:
         key = principal.api_key
         used = timezone.now()
-        if key.last_used_at is None or used - key.last_used_at > LAST_USED_PRECISION:
-            key.last_used_at = used
-            ApiKey.objects.filter(pk=key.pk).update(last_used_at=used)
+        if key.expires_at is not None and key.expires_at <= used:
+            return None
+        ip = _valid_ip(ip)
+        stale = key.last_used_at is None or used - key.last_used_at > LAST_USED_PRECISION
+        if stale or (ip and ip != key.last_used_ip):
+            key.last_used_at, key.last_used_ip = used, ip or key.last_used_ip
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=used, last_used_ip=key.last_used_ip)
     return principal
 
 
@@ -98,10 +116,27 @@ def _api_key_changed(sender: type, instance: ApiKey, **kwargs: object) -> None:
 class BearerAuth(HttpBearer):
     """Reads the principal ApiMiddleware resolved; declares bearer auth in the OpenAPI document."""
 
-    openapi_description = "An API key (`cnv_live_…` / `cnv_test_…`) as `Authorization: Bearer <key>`."
+    openapi_description = (
+        "An API key (`cnv_live_…` / `cnv_test_…`) or an OAuth 2.0 access token (a JWT from `/oauth/token/`) as "
+        "`Authorization: Bearer <credential>`."
+    )
+
+    def __init__(self, scope: str | None = None) -> None:
+        super().__init__()
+        #: the scope the operation needs; checked here, before the request's parameters and body are read,
+        #: so a credential without it gets 403 INSUFFICIENT_SCOPE whatever it sent
+        self.scope = scope
 
     def authenticate(self, request: HttpRequest, token: str) -> Principal | None:
-        return getattr(request, "principal", None)
+        principal: Principal | None = getattr(request, "principal", None)
+        if principal is not None and self.scope is not None and self.scope not in principal.scopes:
+            raise InsufficientScope(f"This credential lacks the scope '{self.scope}'.", required_scope=self.scope)
+        return principal
+
+
+def scoped(scope: str) -> BearerAuth:
+    """``auth=scoped("events:read")`` on an operation: a bearer credential carrying that scope."""
+    return BearerAuth(scope)
 
 
 class InsufficientScope(PermissionDenied):
