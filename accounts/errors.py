@@ -25,3 +25,19 @@ class SlugTaken(DomainError):
 
 class InvalidScopes(DomainError):
     code, status = "INVALID_SCOPES", 422
+
+
+class KeyModeMismatch(DomainError):
+    """A ``cnv_test_`` key only ever acts for a sandbox organization, a live key only for a real one."""
+
+    code, status = "KEY_MODE_MISMATCH", 422
+
+
+class KeyInactive(InvalidState):
+    """The key is revoked or expired: it can no longer be rolled."""
+
+    code = "KEY_INACTIVE"
+
+
+class AppNameTaken(DomainError):
+    code, status = "APP_NAME_TAKEN", 409

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import AuditEntry, Invitation, Membership, Organization, User
+from accounts.models import ApiKey, App, AuditEntry, Invitation, Membership, Organization, User
 
 #: the actor filter value for changes made by nobody logged in (public registrations, the API's anonymous calls)
 PUBLIC_ACTOR = "public"
@@ -68,3 +68,31 @@ def audit_entry_list(
 def audit_action_choices(*, org: Organization) -> list[str]:
     """The distinct actions recorded in this organization, for the filter."""
     return list(AuditEntry.objects.for_org(org).order_by("action").values_list("action", flat=True).distinct())
+
+
+# --- Developer portal: apps and their keys ---------------------------------------------------------
+
+
+def app_list(*, org: Organization) -> QuerySet[App]:
+    """The organization's apps, each with ``active_key_count`` (keys neither revoked nor expired)."""
+    now = timezone.now()
+    active = Q(api_keys__revoked_at=None) & (Q(api_keys__expires_at=None) | Q(api_keys__expires_at__gt=now))
+    return App.objects.for_org(org).annotate(active_key_count=Count("api_keys", filter=active)).order_by("name", "id")
+
+
+def app_get(*, org: Organization, app_id: int) -> App:
+    return App.objects.for_org(org).get(pk=app_id)
+
+
+def api_key_list(*, org: Organization, app: App | None = None, without_app: bool = False) -> QuerySet[ApiKey]:
+    """Keys newest first: of one app, of no app (``without_app``), or all of them."""
+    keys = ApiKey.objects.for_org(org).select_related("created_by")
+    if app is not None:
+        keys = keys.filter(app=app)
+    elif without_app:
+        keys = keys.filter(app=None)
+    return keys.order_by("-created_at", "-id")
+
+
+def api_key_get(*, org: Organization, api_key_id: int) -> ApiKey:
+    return ApiKey.objects.for_org(org).select_related("app").get(pk=api_key_id)

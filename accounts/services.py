@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from contextvars import ContextVar
+from datetime import timedelta
 from functools import partial
 
 from django.db import IntegrityError, models, transaction
@@ -10,8 +11,19 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django_q.tasks import async_task
 
-from accounts.errors import AlreadyMember, InvalidScopes, InvitationInvalid, LastOwner, OwnerOnly, SlugTaken
-from accounts.models import API_SCOPES, ApiKey, ApiTier, AuditEntry, Invitation, Membership, Organization, Role, User
+from accounts.errors import (
+    AlreadyMember,
+    AppNameTaken,
+    InvalidScopes,
+    InvitationInvalid,
+    KeyInactive,
+    KeyModeMismatch,
+    LastOwner,
+    OwnerOnly,
+    SlugTaken,
+)
+from accounts.models import API_SCOPES, ApiKey, ApiTier, App, AuditEntry, Invitation, Membership, Organization, Role, User
+from portal.errors import NotFound
 
 #: who acts when there is no user: set per request by the API (e.g. "api-key cnv_live_abcd…wxyz")
 audit_actor_label: ContextVar[str] = ContextVar("audit_actor_label", default="")
@@ -172,16 +184,39 @@ def api_key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-@transaction.atomic(durable=True)
-def api_key_create(
-    *, org: Organization, actor: User | None, name: str, scopes: list[str], test: bool = False, tier: str = ApiTier.USER
+def _key_mode_check(*, org: Organization, test: bool) -> None:
+    if test and not org.is_sandbox:
+        raise KeyModeMismatch(
+            "Test keys (cnv_test_…) work only for a sandbox organization: create a live key here, or a test key in your sandbox.",
+            field="test",
+        )
+    if not test and org.is_sandbox:
+        raise KeyModeMismatch(
+            "A sandbox organization takes test keys (cnv_test_…) only: live keys never see sandbox data.", field="test"
+        )
+
+
+def _api_key_create(
+    *,
+    org: Organization,
+    actor: User | None,
+    name: str,
+    scopes: list[str],
+    test: bool | None = None,
+    tier: str = ApiTier.USER,
+    app: App | None = None,
+    rolled_from: ApiKey | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key and return it with its secret value, which is never stored nor shown again."""
+    """``api_key_create`` inside the caller's transaction."""
+    test = org.is_sandbox if test is None else test
+    _key_mode_check(org=org, test=test)
     unknown = sorted(set(scopes) - set(API_SCOPES))
     if unknown:
         raise InvalidScopes(f"Unknown scopes: {', '.join(unknown)}. Known: {', '.join(API_SCOPES)}.", field="scopes")
     if not name.strip():
         raise InvalidScopes("Give the key a name.", field="name")
+    if app is not None and app.organization_id != org.pk:
+        raise NotFound("The requested app could not be found.")
     secret = f"cnv_{'test' if test else 'live'}_{secrets.token_urlsafe(24)}"
     key = ApiKey.objects.create(
         organization=org,
@@ -192,9 +227,31 @@ def api_key_create(
         is_test=test,
         tier=tier,
         created_by=actor if actor and actor.is_authenticated else None,
+        app=app,
+        rolled_from=rolled_from,
     )
-    audit_log(org=org, actor=actor, action="accounts.api_key.created", obj=key, changes={"scopes": key.scopes})
+    changes = {"scopes": key.scopes, "app": app.name if app else None}
+    audit_log(org=org, actor=actor, action="accounts.api_key.created", obj=key, changes=changes)
     return key, secret
+
+
+@transaction.atomic(durable=True)
+def api_key_create(
+    *,
+    org: Organization,
+    actor: User | None,
+    name: str,
+    scopes: list[str],
+    test: bool | None = None,
+    tier: str = ApiTier.USER,
+    app: App | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key and return it with its secret value, which is never stored nor shown again.
+
+    Test or live follows the organization (a sandbox takes ``cnv_test_`` keys only, any other organization
+    live keys only); asking for the other kind is a ``KEY_MODE_MISMATCH``.
+    """
+    return _api_key_create(org=org, actor=actor, name=name, scopes=scopes, test=test, tier=tier, app=app)
 
 
 @transaction.atomic(durable=True)
@@ -205,3 +262,84 @@ def api_key_revoke(*, org: Organization, actor: User | None, api_key_id: int) ->
         key.save(update_fields=["revoked_at"])
         audit_log(org=org, actor=actor, action="accounts.api_key.revoked", obj=key)
     return key
+
+
+# --- Developer portal: sandboxes, apps, rolling keys ------------------------------------------------
+
+#: how long a rolled key keeps working, as offered on the apps page
+ROLL_GRACE_PERIODS: dict[str, timedelta] = {
+    "now": timedelta(0),
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+}
+
+
+@transaction.atomic(durable=True)
+def sandbox_create(*, actor: User) -> Organization:
+    """A developer's own sandbox organization ("<e-mail name>'s sandbox", unique slug), ``actor`` its owner.
+
+    Empty: ``events.sample_data.sample_data_create`` fills it, in transactions of its own.
+    """
+    name = f"{actor.email.split('@', 1)[0]}'s sandbox"
+    org = Organization.objects.create(name=name, slug=_unique_org_slug(name), is_sandbox=True)
+    Membership.objects.create(organization=org, user=actor, role=Role.OWNER)
+    audit_log(org=org, actor=actor, action="accounts.organization.created", obj=org, changes={"sandbox": True})
+    return org
+
+
+@transaction.atomic(durable=True)
+def app_create(*, org: Organization, actor: User | None, name: str, description: str = "") -> App:
+    name = name.strip()
+    if not name:
+        raise InvalidScopes("Give the app a name.", field="name")
+    if App.objects.for_org(org).filter(name__iexact=name).exists():
+        raise AppNameTaken(f"An app called “{name}” exists already: choose another name.", field="name")
+    app = App.objects.create(
+        organization=org,
+        name=name,
+        description=description.strip(),
+        created_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    audit_log(org=org, actor=actor, action="accounts.app.created", obj=app, changes={"name": name})
+    return app
+
+
+@transaction.atomic(durable=True)
+def api_key_roll(*, org: Organization, actor: User | None, api_key_id: int, grace: timedelta) -> tuple[ApiKey, str]:
+    """Replace a key by a new one (same name, scopes, tier and app), returned with its secret, shown once.
+
+    The old key keeps working for ``grace`` (``expires_at``; zero: it stops at once), so deployments can switch.
+    """
+    old = ApiKey.objects.for_org(org).select_for_update().select_related("app").get(pk=api_key_id)
+    now = timezone.now()
+    if old.revoked_at is not None or (old.expires_at is not None and old.expires_at <= now):
+        raise KeyInactive("This key is revoked or expired already: create a new key instead.")
+    if grace < timedelta(0):
+        raise ValueError(grace)
+    new, secret = _api_key_create(
+        org=org,
+        actor=actor,
+        name=old.name,
+        scopes=old.scopes,
+        test=old.is_test,
+        tier=old.tier,
+        app=old.app,
+        rolled_from=old,
+    )
+    expires_at = now + grace
+    if old.expires_at is None or expires_at < old.expires_at:
+        old.expires_at = expires_at
+        old.save(update_fields=["expires_at"])
+    audit_log(
+        org=org,
+        actor=actor,
+        action="accounts.api_key.rolled",
+        obj=old,
+        changes={
+            "replaced_by": new.display,
+            "expires_at": old.expires_at.isoformat(),
+            "grace_seconds": int(grace.total_seconds()),
+        },
+    )
+    return new, secret

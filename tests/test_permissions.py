@@ -15,15 +15,16 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import Invitation, Membership, Role
 from accounts.permissions import PERMISSIONS
-from accounts.services import api_key_create
+from accounts.services import api_key_create, app_create
 from events import exports, services
 from integrations import services as webhook_services
+from portal.oauth import services as oauth_services
 from tests.factories import make_event, make_member, make_org
 
 pytestmark = pytest.mark.django_db
 
 # Fragments that, asked for outside htmx, send the browser to their full page.
-REDIRECTS = {"events:session-row"}
+REDIRECTS = {"events:session-row", "accounts:api-key-list"}  # the old API keys page leads to dev-apps
 # Views that only accept POST: an allowed GET answers 405, a denied one 403 before that.
 POST_ONLY = {
     "events:session-cancel",
@@ -46,6 +47,11 @@ POST_ONLY = {
     "events:calendar-feed-reset",
     "events:email-preview",
     "events:email-reset",
+    "dev-first-key",
+    "dev-test-events",
+    "dev-key-roll",
+    "dev-key-revoke",
+    "oauth:client-delete",
 }
 # URL parameters that name a fixed choice (the kind of e-mail), not one of the organization's objects
 NOT_OBJECTS = {"org_slug", "kind"}
@@ -60,7 +66,7 @@ def _portal_patterns() -> list[tuple[str, str]]:
             if isinstance(p, URLResolver):
                 walk(p.url_patterns, p.namespace or namespace, route + str(p.pattern))
             elif isinstance(p, URLPattern) and hasattr(p.callback, "permission"):
-                name = f"{namespace}:{p.name}"
+                name = f"{namespace}:{p.name}" if namespace else p.name  # the developer pages have none
                 found.append((name, p.callback.permission))
                 KWARGS[name] = re.findall(r"<(?:\w+:)?(\w+)>", route + str(p.pattern))
 
@@ -87,7 +93,11 @@ def _world(org):
         ends_at=event.starts_at + timedelta(hours=1),
     )
     reg = services.registration_create(org=org, actor=None, ticket_type_id=tt.pk, name="Pat", email=f"pat@{org.slug}.test")
-    api_key, _secret = api_key_create(org=org, actor=owner, name="k", scopes=["events:read"])
+    app = app_create(org=org, actor=owner, name=f"{org.slug} app")
+    api_key, _secret = api_key_create(org=org, actor=owner, name="k", scopes=["events:read"], app=app)
+    oauth_client, _secret = oauth_services.oauth_client_create(
+        org=org, actor=owner, app_id=app.pk, name="c", grant_type="client-credentials", scopes=["events:read"]
+    )
     invitation = Invitation.objects.create(
         organization=org, email=f"new@{org.slug}.test", role=Role.VIEWER, token=f"tok-{org.slug}"
     )
@@ -104,6 +114,8 @@ def _world(org):
         "membership_id": Membership.objects.get(user=owner, organization=org).pk,
         "invitation_id": invitation.pk,
         "api_key_id": api_key.pk,
+        "app_id": app.pk,
+        "client_id": oauth_client.pk,
         "endpoint_id": endpoint.pk,
         "delivery_id": delivery.pk,
         "job_id": job.pk,

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from portal.errors import DomainError
 
-DOCS_URL = "/api/v1/docs"
+#: the error-code reference: the envelope's `documentation` is `<DOCS_URL>#<CODE>`
+DOCS_URL = "/developers/errors/"
 
 #: the default code of each status, when nothing more precise raised the error
 STATUS_CODES = {

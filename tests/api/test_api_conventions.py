@@ -177,6 +177,8 @@ def test_event_detail_is_the_same_shape_as_the_outbox_payload(org, api_client):
 
 
 def test_create_api_key_command_prints_the_key_once_and_stores_its_hash(org):
+    org.is_sandbox = True  # test keys belong to sandboxes
+    org.save(update_fields=["is_sandbox"])
     out, err = io.StringIO(), io.StringIO()
 
     call_command(

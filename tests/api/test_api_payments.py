@@ -110,16 +110,23 @@ def sandbox(org):
     return org
 
 
-def test_the_succeeding_test_card_pays_in_a_sandbox(api_client, sandbox, pending):
-    response = post_payment(api_client, registrationId=pending.pk, amount="40", method="test", testCard=TEST_CARD_SUCCEEDS)
+@pytest.fixture
+def sandbox_client(sandbox):
+    """A test key: a sandbox refuses live keys."""
+    _key, secret = api_key_create(org=sandbox, actor=None, name="sandbox", scopes=list(API_SCOPES))
+    return ApiClient(secret)
+
+
+def test_the_succeeding_test_card_pays_in_a_sandbox(sandbox_client, sandbox, pending):
+    response = post_payment(sandbox_client, registrationId=pending.pk, amount="40", method="test", testCard=TEST_CARD_SUCCEEDS)
 
     assert response.status_code == 201
     assert (response.json()["status"], response.json()["method"]) == ("completed", "test")
     assert Registration.objects.get(pk=pending.pk).status == RegistrationStatus.CONFIRMED
 
 
-def test_the_declined_test_card_creates_a_failed_payment(api_client, sandbox, pending):
-    response = post_payment(api_client, registrationId=pending.pk, amount="40", method="test", testCard=TEST_CARD_DECLINED)
+def test_the_declined_test_card_creates_a_failed_payment(sandbox_client, sandbox, pending):
+    response = post_payment(sandbox_client, registrationId=pending.pk, amount="40", method="test", testCard=TEST_CARD_DECLINED)
 
     assert response.status_code == 201
     assert (response.json()["status"], response.json()["failureReason"]) == ("failed", "card_declined")
@@ -128,8 +135,8 @@ def test_the_declined_test_card_creates_a_failed_payment(api_client, sandbox, pe
     assert outbox_types(sandbox)[-1] == "payment.failed"
 
 
-def test_an_unknown_test_card_answers_422_naming_both_test_cards(api_client, sandbox, pending):
-    response = post_payment(api_client, registrationId=pending.pk, amount="40", method="test", testCard="4111111111111111")
+def test_an_unknown_test_card_answers_422_naming_both_test_cards(sandbox_client, sandbox, pending):
+    response = post_payment(sandbox_client, registrationId=pending.pk, amount="40", method="test", testCard="4111111111111111")
 
     error = assert_envelope(response, 422, "VALIDATION_ERROR")
     assert error["target"] == "testCard"

@@ -189,13 +189,15 @@ def test_changing_another_organizations_member_answers_404(api_client, other_org
 
 
 def test_me_describes_the_calling_key(org, team):
+    org.is_sandbox = True  # test keys belong to sandboxes
+    org.save(update_fields=["is_sandbox"])
     client = key_client(org, scopes=["users:read", "events:read"], created_by=team["organizer"], test=True)
 
     response = client.get("/api/v1/users/me")
 
     assert response.status_code == 200
     body = response.json()
-    assert body["organization"] == {"id": org.pk, "name": org.name, "slug": org.slug, "sandbox": False}
+    assert body["organization"] == {"id": org.pk, "name": org.name, "slug": org.slug, "sandbox": True}
     assert (body["name"], body["mode"], body["tier"]) == ("Team sync", "test", "user")
     assert body["key"].startswith("cnv_test_")
     assert body["scopes"] == ["events:read", "users:read"]

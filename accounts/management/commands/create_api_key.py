@@ -16,7 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--org", required=True, help="the organization's slug")
         parser.add_argument("--name", required=True, help="what the key is for")
         parser.add_argument("--scopes", required=True, help=f"comma-separated, from: {','.join(API_SCOPES)}")
-        parser.add_argument("--test", action="store_true", help="a cnv_test_ key instead of cnv_live_")
+        parser.add_argument("--test", action="store_true", help="a cnv_test_ key (sandbox organizations take only these)")
         parser.add_argument("--tier", default=ApiTier.USER, choices=ApiTier.values, help="rate-limit tier")
 
     def handle(self, *args, org: str, name: str, scopes: str, test: bool, tier: str, **options) -> None:
@@ -29,7 +29,7 @@ class Command(BaseCommand):
                 actor=None,
                 name=name,
                 scopes=[s.strip() for s in scopes.split(",") if s.strip()],
-                test=test,
+                test=test or None,  # without --test: the kind the organization takes (a sandbox: test)
                 tier=tier,
             )
         except DomainError as exc:
