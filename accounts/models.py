@@ -152,7 +152,11 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes: ClassVar = [models.Index(fields=["organization", "-created_at"], name="audit_org_created")]
+        indexes: ClassVar = [
+            models.Index(fields=["organization", "-created_at"], name="audit_org_created"),
+            # the newest entry of an organization is the version of its data (portal/api/listcache.py)
+            models.Index(fields=["organization", "-id"], name="audit_org_newest"),
+        ]
         verbose_name_plural = "audit entries"
 
     def __str__(self) -> str:

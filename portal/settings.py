@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "django_q",
     "ninja",
+    "oauth2_provider",
     "accounts",
     "events",
     "integrations",
@@ -259,11 +260,52 @@ WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", DEBU
 #: once it runs out; it must outlast one batch (15 s of sending plus one request's 15 s timeout)
 WEBHOOKS_CLAIM_LEASE_SECONDS = int(os.environ.get("WEBHOOKS_CLAIM_LEASE_SECONDS", "120"))
 
+# --- OAuth 2.0 (django-oauth-toolkit; see portal/oauth/) -----------------------------------------
+#: the PEM private key (RSA → RS256, Ed25519 → EdDSA) that signs OAuth access tokens (JWTs published at
+#: /oauth/jwks.json); when empty, an RSA key is generated once and kept in the database (portal.OAuthSigningKey)
+OAUTH_JWT_PRIVATE_KEY = os.environ.get("OAUTH_JWT_PRIVATE_KEY", "").replace("\\n", "\n")
+#: the issuer (``iss``) of access tokens and the base of the URLs in the discovery documents
+OAUTH_ISSUER = os.environ.get("OAUTH_ISSUER", "").rstrip("/") or SITE_URL
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER = {
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 24 * 3600,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,  # a refresh token used twice revokes its whole family
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,  # S256 only
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,  # tokens are stored as SHA-256 checksums only
+    "ACCESS_TOKEN_GENERATOR": "portal.oauth.tokens.access_token_generate",
+    "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
+    "OAUTH2_VALIDATOR_CLASS": "portal.oauth.validators.ConveneOAuth2Validator",
+    "SCOPES_BACKEND_CLASS": "portal.oauth.scopes.ApiScopes",
+    "SCOPES": {"events:read": "Read events"},  # unused (ApiScopes answers), but the toolkit wants one
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"] if (DEBUG or TESTING) else ["https"],
+    "ALLOW_LOCALHOST_LOOPBACK": True,  # native apps: http://127.0.0.1:<any port>/ (RFC 8252)
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "client_credentials", "refresh_token"],
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+}
+
+#: big API collections (events, sessions, registrations, attendees) answer repeats from the cache until the
+#: organization's data changes (portal/api/listcache.py); a change made around the services shows after this
+#: (off under tests, whose rolled-back transactions hand out the same ids again; tests turn it on where they test it)
+API_LIST_CACHE_SECONDS = int(os.environ.get("API_LIST_CACHE_SECONDS", "0" if TESTING else "60"))
+
 # --- API benchmark (bench/api.py) -----------------------------------------------------------------
 #: CONVENE_BENCH=1 mounts /bench/json (a bare Django JSON view to compare the API with) and multiplies the
 #: API's rate limits by CONVENE_BENCH_RATE_SCALE, so a throughput run pays for the limiter without hitting it.
 CONVENE_BENCH = env_bool("CONVENE_BENCH", False)
 API_RATE_LIMIT_SCALE = max(1, int(os.environ.get("CONVENE_BENCH_RATE_SCALE", "1"))) if CONVENE_BENCH else 1
+
+# --- API usage (portal/usage.py) ------------------------------------------------------------------
+#: count every authenticated API request for the developer's usage pages (API_USAGE=0 switches it off)
+API_USAGE = env_bool("API_USAGE", True)
+#: "background" (a thread per process writes the buffered rows every second), "sync" (at once, in the
+#: request) or "manual" (only usage_flush() writes: under pytest, so no test pays for rows it ignores)
+API_USAGE_FLUSH = os.environ.get("API_USAGE_FLUSH", "manual" if TESTING else "background")
 
 # --- Security -------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
