@@ -17,7 +17,7 @@ from functools import cache
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import AwareDatetime, BeforeValidator, FutureDatetime, NaiveDatetime, PastDatetime, model_validator
+from pydantic import AwareDatetime, BeforeValidator, FutureDatetime, NaiveDatetime, PastDatetime, ValidationInfo, field_validator
 
 _DATETIMES = (datetime, AwareDatetime, NaiveDatetime, FutureDatetime, PastDatetime)
 ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
@@ -73,20 +73,14 @@ def problem(name: str, kinds: set[str], value: Any) -> str | None:
 class Body(Schema):
     @classmethod
     @cache
-    def _strict_fields(cls) -> dict[str, set[type]]:
-        fields = {}
-        for name, field in cls.model_fields.items():
-            if kinds := _kinds(field.annotation):
-                fields[field.alias or name] = kinds
-        return fields
+    def _strict_fields(cls) -> dict[str, set[str]]:
+        return {name: kinds for name, field in cls.model_fields.items() if (kinds := _kinds(field.annotation))}
 
-    @model_validator(mode="before")
+    @field_validator("*", mode="before")
     @classmethod
-    def _no_guessing(cls, data: Any) -> Any:
-        data = getattr(data, "_obj", data)  # ninja hands bodies over wrapped in its DjangoGetter
-        if not isinstance(data, dict):
-            return data
-        for name, kinds in cls._strict_fields().items():
-            if message := problem(name, kinds, data.get(name)):
-                raise ValueError(message)
-        return data
+    def _no_guessing(cls, value: Any, info: ValidationInfo) -> Any:
+        # per field, so the error names it (the envelope's target)
+        kinds = cls._strict_fields().get(info.field_name)
+        if kinds and (message := problem(info.field_name, kinds, value)):
+            raise ValueError(message)
+        return value
