@@ -17,6 +17,7 @@ from accounts.services import audit_actor_label
 from portal.api.auth import principal_from_bearer
 from portal.api.errors import error_response, is_error_envelope
 from portal.api.idempotency import idempotent
+from portal.usage import usage_record
 
 API_PREFIX = "/api/v1"
 API_VERSION = "1.0"
@@ -107,6 +108,7 @@ class ApiMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
+        started = time.perf_counter()
         supplied = request.headers.get("X-Correlation-ID", "")
         request.correlation_id = supplied if _CORRELATION_ID.match(supplied) else str(uuid.uuid4())
         asked = request.headers.get("X-API-Version", "")
@@ -115,13 +117,16 @@ class ApiMiddleware:
         principal = None
         authorization = request.headers.get("Authorization", "")
         if authorization[:7].lower() == "bearer ":
-            principal = principal_from_bearer(authorization[7:].strip())
+            principal = principal_from_bearer(authorization[7:].strip(), ip=request.META.get("REMOTE_ADDR") or None)
         request.principal = principal
         label_token = audit_actor_label.set(f"api-key {principal.api_key.display}" if principal and principal.api_key else "")
         try:
-            return self._respond(request, principal, version)
+            response = self._respond(request, principal, version)
         finally:
             audit_actor_label.reset(label_token)
+        if principal is not None:  # usage per credential (buffered: written off the request path)
+            usage_record(request=request, response=response, principal=principal, started=started)
+        return response
 
     def _respond(self, request: HttpRequest, principal, version: str) -> HttpResponse:
         ident = principal.credential_id if principal else f"ip:{request.META.get('REMOTE_ADDR', '')}"

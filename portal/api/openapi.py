@@ -8,7 +8,7 @@ from ninja import NinjaAPI
 from ninja.openapi.schema import OpenAPISchema
 from ninja.operation import Operation
 
-from portal.api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from portal.api.pagination import DEFAULT_PAGE_SIZE, MAX_OFFSET, MAX_PAGE, MAX_PAGE_SIZE
 
 PAGING_PARAMETERS: list[dict[str, Any]] = [
     {
@@ -16,7 +16,7 @@ PAGING_PARAMETERS: list[dict[str, Any]] = [
         "in": "query",
         "required": False,
         "description": "Page number, from 1 (page style, with `pageSize`).",
-        "schema": {"type": "integer", "minimum": 1, "default": 1},
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
     },
     {
         "name": "pageSize",
@@ -37,7 +37,7 @@ PAGING_PARAMETERS: list[dict[str, Any]] = [
         "in": "query",
         "required": False,
         "description": "Items to skip (offset style, with `limit`).",
-        "schema": {"type": "integer", "minimum": 0, "default": 0},
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
     },
     {
         "name": "cursor",
@@ -97,7 +97,7 @@ class _Schema(OpenAPISchema):
         security = super().operation_security(operation)
         scopes = [scope for auth in operation.auth_callbacks if (scope := getattr(auth, "scope", None))]
         if security and scopes:
-            security = [{name: scopes for name in requirement} for requirement in security]
+            security = [dict.fromkeys(requirement, scopes) for requirement in security]
         return security
 
 

@@ -38,6 +38,8 @@ from portal.csv_safe import BOM, Line, safe_cell
 from portal.errors import DomainError
 
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
+#: far past any collection's end, and small enough for every database's integers
+MAX_PAGE, MAX_OFFSET = 1_000_000, 100_000_000
 CSV_CHUNK = 1000  # rows fetched per query while streaming a CSV
 CURSOR_SALT = "convene.api.cursor"
 PAGING_PARAMS = frozenset({"page", "pageSize", "limit", "offset", "cursor"})
@@ -154,11 +156,11 @@ def _numbered_page(request: HttpRequest, qs: QuerySet, serialize: Serializer) ->
         if "page" in request.GET or "pageSize" in request.GET:
             raise InvalidPagination("Page with page + pageSize or with limit + offset, not both.", field="page")
         size = _int(request, "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
-        offset = _int(request, "offset", 0, 0)
+        offset = _int(request, "offset", 0, 0, MAX_OFFSET)
         style = "offset"
     else:
         size = _int(request, "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
-        page = _int(request, "page", 1, 1)
+        page = _int(request, "page", 1, 1, MAX_PAGE)
         offset = (page - 1) * size
         style = "page"
     keyset = _keyset(qs)

@@ -17,7 +17,16 @@ from functools import cache
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import AwareDatetime, BeforeValidator, FutureDatetime, NaiveDatetime, PastDatetime, ValidationInfo, field_validator
+from pydantic import (
+    AwareDatetime,
+    BeforeValidator,
+    FutureDatetime,
+    NaiveDatetime,
+    PastDatetime,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 _DATETIMES = (datetime, AwareDatetime, NaiveDatetime, FutureDatetime, PastDatetime)
 ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
@@ -75,6 +84,14 @@ class Body(Schema):
     @cache
     def _strict_fields(cls) -> dict[str, set[str]]:
         return {name: kinds for name, field in cls.model_fields.items() if (kinds := _kinds(field.annotation))}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _an_object(cls, data: Any) -> Any:
+        inner = getattr(data, "_obj", data)  # ninja hands bodies over wrapped in its DjangoGetter
+        if inner is not None and not isinstance(inner, dict | Schema):
+            raise ValueError("The body must be a JSON object.")
+        return data
 
     @field_validator("*", mode="before")
     @classmethod

@@ -44,3 +44,18 @@ def test_a_string_or_boolean_where_an_id_is_documented_is_refused(org, api_clien
 
     item = {"ticketTypeId": "5", "name": "Ada", "email": "ada@example.com"}
     assert api_client.post("/api/v1/registrations/batch", {"items": [item]}, content_type="application/json").status_code == 422
+
+
+def test_a_page_far_past_any_end_is_a_clear_400(api_client):
+    response = api_client.get("/api/v1/speakers?page=3357630101704758272")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "INVALID_PAGINATION"
+
+
+def test_a_json_array_is_not_a_body(org, api_client):
+    event = make_event(org)
+
+    response = api_client.patch(f"/api/v1/events/{event.pk}", [None, None], content_type="application/json")
+
+    assert response.status_code == 422
