@@ -1,5 +1,5 @@
 # The logic lives in scripts/: see README.md.
-.PHONY: run test bench api-fuzz bench-tickets bench-api
+.PHONY: run test bench api-fuzz bench-tickets bench-api bench-webhooks
 
 # Serve http://127.0.0.1:8000 with the demo data and a background worker (Ctrl-C stops both).
 run:
@@ -24,3 +24,7 @@ bench-tickets:
 # API lists (events, registrations) vs a bare Django JSON view, SQLite then PostgreSQL (see bench/README.md).
 bench-api:
 	bash scripts/bench.sh api $(ARGS)
+
+# Webhook deliveries: 2000 changes delivered by two qcluster processes on PostgreSQL + Redis (see bench/README.md).
+bench-webhooks:
+	bash scripts/bench.sh webhooks $(ARGS)

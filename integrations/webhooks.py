@@ -10,9 +10,12 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import os
 import socket
+import threading
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import UTC
 from urllib.parse import urlsplit
 
@@ -141,16 +144,55 @@ class SendResult:
     duration_ms: int
     response_excerpt: str = ""
     error: str = ""
+    #: the request's headers as they went out (empty when the target was refused before any request)
+    request_headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+#: kept-alive clients, one per target (scheme, host name, port, checked address), in the process that made them
+_clients: OrderedDict[tuple[str, str, int, str], httpx.Client] = OrderedDict()
+_clients_lock = threading.Lock()
+_clients_pid = 0
+MAX_CLIENTS = 256
+#: connections one client keeps to its target (the busiest batch sends one endpoint's deliveries in order,
+#: but several workers may send to it at once)
+CONNECTIONS_PER_TARGET = 8
+
+
+def _client(scheme: str, host: str, port: int, address: str) -> httpx.Client:
+    """The kept-alive client for this target. Keyed by the checked address too, so a connection made
+    to one address is never reused after the name resolves elsewhere, and by the name, so TLS sessions
+    and certificate checks are never shared between two names on one address."""
+    global _clients_pid
+    key = (scheme, host, port, address)
+    with _clients_lock:
+        if _clients_pid != os.getpid():
+            # a forked worker must not share its parent's sockets
+            _clients.clear()
+            _clients_pid = os.getpid()
+        client = _clients.pop(key, None)
+        if client is None:
+            client = httpx.Client(
+                timeout=SEND_TIMEOUT_SECONDS,
+                follow_redirects=False,
+                trust_env=False,
+                limits=httpx.Limits(max_connections=CONNECTIONS_PER_TARGET, max_keepalive_connections=CONNECTIONS_PER_TARGET),
+            )
+        _clients[key] = client  # most recently used last
+        evicted = [_clients.popitem(last=False)[1] for _ in range(len(_clients) - MAX_CLIENTS)]
+    for old in evicted:
+        old.close()
+    return client
+
+
 def send(*, url: str, headers: dict[str, str], body: bytes, allow_private: bool) -> SendResult:
     """POST ``body`` to ``url``: target checked after DNS resolution, 15 s timeout, redirects not followed.
 
-    Never raises for network trouble: the failure is described in the result.
+    The connection is kept alive for the next message to the same target. Never raises for network
+    trouble: the failure is described in the result.
     """
     started = time.monotonic()
 
@@ -164,36 +206,49 @@ def send(*, url: str, headers: dict[str, str], body: bytes, allow_private: bool)
 
     original = httpx.URL(url)
     pinned = original.copy_with(host=address)
-    request_headers = {
-        "Host": original.netloc.decode("ascii"),
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        **headers,
-    }
+    client = _client(original.scheme, original.host, original.port or (443 if original.scheme == "https" else 80), address)
+    request = client.build_request(
+        "POST",
+        pinned,
+        content=body,
+        headers={
+            "Host": original.netloc.decode("ascii"),
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            **headers,
+        },
+        # TLS: SNI and certificate checks use the name, the connection goes to the checked address
+        extensions={"sni_hostname": original.host},
+    )
+    sent_headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in request.headers.raw}
     try:
-        with (
-            httpx.Client(timeout=SEND_TIMEOUT_SECONDS, follow_redirects=False, trust_env=False) as client,
-            client.stream(
-                "POST",
-                pinned,
-                content=body,
-                headers=request_headers,
-                # TLS: SNI and certificate checks use the name, the connection goes to the checked address
-                extensions={"sni_hostname": original.host},
-            ) as response,
-        ):
+        response = client.send(request, stream=True)
+        try:
             excerpt = b""
             for chunk in response.iter_bytes():
                 excerpt += chunk
                 # enough for the log, or a receiver dripping its answer past the time limit: stop reading
                 if len(excerpt) >= EXCERPT_BYTES or time.monotonic() - started > SEND_TIMEOUT_SECONDS:
                     break
-            return SendResult(
-                status_code=response.status_code,
-                duration_ms=elapsed(),
-                response_excerpt=excerpt[:EXCERPT_BYTES].decode("utf-8", errors="replace")[:EXCERPT_BYTES],
-            )
+        finally:
+            response.close()
+        return SendResult(
+            status_code=response.status_code,
+            duration_ms=elapsed(),
+            response_excerpt=excerpt[:EXCERPT_BYTES].decode("utf-8", errors="replace")[:EXCERPT_BYTES],
+            request_headers=sent_headers,
+        )
     except httpx.TimeoutException:
-        return SendResult(status_code=None, duration_ms=elapsed(), error=f"No answer within {SEND_TIMEOUT_SECONDS} s.")
+        return SendResult(
+            status_code=None,
+            duration_ms=elapsed(),
+            error=f"No answer within {SEND_TIMEOUT_SECONDS} s.",
+            request_headers=sent_headers,
+        )
     except httpx.HTTPError as exc:
-        return SendResult(status_code=None, duration_ms=elapsed(), error=f"{type(exc).__name__}: {exc}"[:1000])
+        return SendResult(
+            status_code=None,
+            duration_ms=elapsed(),
+            error=f"{type(exc).__name__}: {exc}"[:1000],
+            request_headers=sent_headers,
+        )
