@@ -11,9 +11,14 @@ real API key, then measures, CONCURRENCY connections at a time for DURATION seco
 and prints requests/s, p50/p95/p99 and each list's share of the bare view's requests/s. The API's rate limits
 are multiplied for the run (CONVENE_BENCH_RATE_SCALE), so the limiter's work is measured but never refuses.
 
+--usage-compare measures what counting each request for the usage pages costs: the lists are loaded on a fresh
+server with API_USAGE=0, then with API_USAGE=1 (the default), then the other way round (--rounds pairs), and
+req/s and p95 with and without are printed with the difference.
+
     .venv/bin/python bench/api.py                       # SQLite, then PostgreSQL
     .venv/bin/python bench/api.py --sqlite              # only SQLite (no server needed)
     .venv/bin/python bench/api.py --postgres -d 15 -c 8
+    .venv/bin/python bench/api.py --sqlite --usage-compare   # the cost of usage counting
     REDIS_URL=redis://127.0.0.1:6379/3 .venv/bin/python bench/api.py   # cache and rate limits on Redis
 
 DATABASE_URL names the PostgreSQL server (default postgres://postgres@127.0.0.1:5432/postgres); the benchmark
@@ -69,9 +74,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=4, help="gunicorn worker processes (default 4)")
     p.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (default 1)")
     p.add_argument("--worker-class", default="sync", help="gunicorn worker class (default sync)")
+    p.add_argument("--usage-compare", action="store_true", help="measure the API lists with and without usage counting")
+    p.add_argument("--rounds", type=int, default=2, help="with --usage-compare: pairs of runs per list (default 2)")
     args = p.parse_args()
-    if args.concurrency < 1 or args.duration <= 0 or args.events < 1 or args.registrations < 0:
-        p.error("--concurrency, --duration and --events must be positive, --registrations not negative")
+    if args.concurrency < 1 or args.duration <= 0 or args.events < 1 or args.registrations < 0 or args.rounds < 1:
+        p.error("--concurrency, --duration, --events and --rounds must be positive, --registrations not negative")
     return args
 
 
@@ -158,13 +165,31 @@ def _client(job: tuple[str, str, dict[str, str], float, float]) -> tuple[list[fl
     return latencies, bad, failed
 
 
-def measure(pool, base: str, path: str, headers: dict[str, str], args: argparse.Namespace) -> dict:
+def cpu_seconds(group: int) -> float:
+    """CPU time (user + system) used so far by the processes of a process group (Linux /proc)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # the process went away meanwhile
+            continue
+        if int(fields[2]) == group:  # pgrp; then utime and stime, in clock ticks
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measure(pool, base: str, path: str, headers: dict[str, str], args: argparse.Namespace, server: int | None = None) -> dict:
+    """Load ``path``; with ``server`` (gunicorn's process group) also the server's CPU time per answered request."""
     pool.map(_client, [(base, path, headers, time.time(), time.time() + 1.0)] * args.concurrency)  # warm-up
     start_at = time.time() + 0.5
     jobs = [(base, path, headers, start_at, start_at + args.duration)] * args.concurrency
+    cpu_before = cpu_seconds(server) if server else 0.0
     results = pool.map(_client, jobs)
+    cpu = cpu_seconds(server) - cpu_before if server else 0.0
     latencies = sorted(lat for r in results for lat in r[0])
+    answered = len(latencies) + sum(r[1] for r in results)
     return {
+        "cpu_ms": 1000 * cpu / answered if answered else 0.0,
         "rps": len(latencies) / args.duration,
         "p50": percentile(latencies, 50) * 1000,
         "p95": percentile(latencies, 95) * 1000,
@@ -184,15 +209,22 @@ def run(database: str, database_url: str, args: argparse.Namespace) -> bool:
     os.environ.update(CONVENE_BENCH="1")
     setup_django(database_url)
     secret = seed(args.events, args.registrations)
-    proc, base = start_gunicorn(env, args)
     auth = {"Authorization": f"Bearer {secret}"}
-    figures = {}
-    try:
-        with multiprocessing.get_context("fork").Pool(args.concurrency) as pool:
-            for name, path in TARGETS:
-                figures[name] = measure(pool, base, path, auth if path.startswith("/api/") else {}, args)
-    finally:
-        stop(proc)
+    figures, without = {}, {}
+    with multiprocessing.get_context("fork").Pool(args.concurrency) as pool:
+        if not args.usage_compare:
+            figures = serve_and_measure(pool, env, TARGETS, auth, args, usage=True)
+        else:
+            # A fresh server per run, with and without counting in turn (without, with, with, without, ...):
+            # neither setting gets the better server nor the quieter minute of a busy machine.
+            figures = serve_and_measure(pool, env, TARGETS[:1], auth, args, usage=True)
+            runs: dict[bool, list[dict]] = {True: [], False: []}
+            for i in range(args.rounds):
+                for usage in (False, True) if i % 2 == 0 else (True, False):
+                    runs[usage].append(serve_and_measure(pool, env, TARGETS[1:], auth, args, usage=usage))
+            for name, _path in TARGETS[1:]:
+                figures[name] = _mean([run[name] for run in runs[True]])
+                without[name] = _mean([run[name] for run in runs[False]])
 
     threads = f" x {args.threads} threads" if args.threads > 1 else ""
     print(f"Convene API benchmark: {database}")
@@ -215,7 +247,88 @@ def run(database: str, database_url: str, args: argparse.Namespace) -> bool:
             f"  {name:7}{f['rps']:8.1f} req/s  p50 {f['p50']:5.1f} ms  p95 {f['p95']:5.1f} ms  p99 {f['p99']:5.1f} ms"
             f"{goal}{errors}   {path}"
         )
+    if without:
+        print_usage_difference(figures, without, secret, args)
     return ok
+
+
+def serve_and_measure(pool, env: dict[str, str], targets: list, auth: dict, args: argparse.Namespace, *, usage: bool) -> dict:
+    """Start gunicorn (API usage counting on or off), load each target in turn, stop it: figures per target."""
+    proc, base = start_gunicorn(dict(env, API_USAGE="1" if usage else "0"), args)
+    try:
+        return {
+            name: measure(pool, base, path, auth if path.startswith("/api/") else {}, args, server=proc.pid)
+            for name, path in targets
+        }
+    finally:
+        stop(proc)
+
+
+def _mean(runs: list[dict]) -> dict:
+    """The runs' figures averaged (req/s and percentiles), their counts summed."""
+    mean = {k: sum(r[k] for r in runs) / len(runs) for k in ("rps", "p50", "p95", "p99", "cpu_ms")}
+    return mean | {k: sum(r[k] for r in runs) for k in ("ok", "bad", "failed")}
+
+
+def print_usage_difference(with_usage: dict, without: dict, secret: str, args: argparse.Namespace) -> None:
+    from django.db import connections
+
+    from accounts.models import ApiRequest
+
+    recorded = ApiRequest.objects.count()  # written by the servers' flushers, the last rows when they stopped
+    connections.close_all()
+    print(f"  usage counting: with vs without ({args.rounds} pair(s) of fresh servers, {args.duration:.0f} s per list each)")
+    for name, path in TARGETS:
+        if name not in without:
+            continue
+        on, off = with_usage[name], without[name]
+        rps_change = (on["rps"] - off["rps"]) / off["rps"] if off["rps"] else 0.0
+        cpu_change = (on["cpu_ms"] - off["cpu_ms"]) / off["cpu_ms"] if off["cpu_ms"] else 0.0
+        print(
+            f"  {name:7}with {on['rps']:7.1f} req/s  p95 {on['p95']:5.1f} ms  CPU {on['cpu_ms']:.2f} ms/req   "
+            f"without {off['rps']:7.1f} req/s  p95 {off['p95']:5.1f} ms  CPU {off['cpu_ms']:.2f} ms/req   {path}\n"
+            f"  {'':7}difference {rps_change:+6.1%} req/s, {on['p95'] - off['p95']:+5.1f} ms p95, "
+            f"{cpu_change:+6.1%} server CPU per request ({on['cpu_ms'] - off['cpu_ms']:+.3f} ms)"
+        )
+    answered = sum(with_usage[name]["ok"] + with_usage[name]["bad"] for name in without)
+    print(f"  rows recorded by usage counting: {recorded} (measured requests answered with counting on: {answered})")
+    record_us, write_us = usage_cost(secret)
+    print(
+        f"  counting in one process: {record_us:.1f} us per request to record (in the request), {write_us:.1f} us per row"
+        f" to write (the flusher, batches of 200)"
+    )
+    print("  (CPU time is that of the gunicorn processes, the flusher's thread included, not the database server's;")
+    print("   on a busy machine every figure here moves from run to run, even between two identical servers)")
+
+
+def usage_cost(secret: str, n: int = 4000) -> tuple[float, float]:
+    """What counting costs where it runs, timed in this process: (µs to record a request, µs to write a row)."""
+    from django.conf import settings
+    from django.db import connections
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+    from django.urls import resolve
+
+    from accounts.models import ApiRequest
+    from portal import usage
+    from portal.api.auth import principal_from_bearer
+
+    settings.API_USAGE_FLUSH = "manual"
+    principal = principal_from_bearer(secret)
+    request = RequestFactory().get("/api/v1/events?pageSize=50")
+    request.resolver_match, request.correlation_id = resolve("/api/v1/events"), "bench"
+    response = HttpResponse()
+    recording = writing = 0.0
+    for _ in range(n // 200):
+        began = time.perf_counter()
+        for _ in range(200):
+            usage.usage_record(request=request, response=response, principal=principal, started=began)
+        flushing = time.perf_counter()
+        usage.usage_flush()
+        recording, writing = recording + flushing - began, writing + time.perf_counter() - flushing
+    ApiRequest.objects.filter(correlation_id="bench").delete()
+    connections.close_all()
+    return recording / n * 1e6, writing / n * 1e6
 
 
 def env_cache(env: dict[str, str]) -> str:
