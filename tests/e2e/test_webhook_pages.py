@@ -26,7 +26,7 @@ def acme(transactional_db):
 
 def log_in(page: Page, base: str) -> None:
     page.goto(f"{base}/accounts/login/")
-    page.get_by_label(re.compile("e-?mail", re.I)).fill("owner@acme.test")
+    page.locator("input[name=login]").fill("owner@acme.test")
     page.get_by_label("Password").fill("convene-demo")
     page.get_by_role("button", name=re.compile("log in|sign in", re.I)).click()
     page.wait_for_url(f"{base}/o/acme/")

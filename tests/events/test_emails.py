@@ -216,8 +216,17 @@ def test_reminder_for_the_later_event_goes_once_it_is_within_24_hours(org, mailo
     assert emails.reminders_send(now=now + timedelta(hours=7)) == 1
 
 
-def test_reminder_schedule_exists():
+def test_reminder_schedule_is_made_once_every_fifteen_minutes():
+    # through the migration's own function: tests that flush the database (transactional ones) also
+    # empty the schedule table, so its row may be gone by the time this test runs
+    import importlib
+
+    from django.apps import apps
     from django_q.models import Schedule
+
+    migration = importlib.import_module("events.migrations.0003_reminder_schedule")
+    migration.create(apps, None)
+    migration.create(apps, None)
 
     schedule = Schedule.objects.get(func="events.tasks.reminders_send_task")
     assert (schedule.schedule_type, schedule.minutes) == ("I", 15)
