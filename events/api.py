@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, HttpUrl
 from events import selectors, services, snapshots
 from events.errors import ValidationFailed
 from events.models import Event, EventStatus
-from portal.api import ErrorOut
+from portal.api import ErrorOut, listcache
 from portal.api.auth import require_scope, scoped
 from portal.api.errors import READ_ERRORS, WRITE_ERRORS, api_names
 from portal.api.pagination import Pagination, Rows, paginate, sort_order
@@ -145,6 +145,8 @@ def event_list(
     sort: str = "startsAt",
 ):
     principal = require_scope(request, "events:read")
+    if (repeat := listcache.answer_repeat(request, principal.organization)) is not None:
+        return repeat
     qs = _starting(_event_queryset(principal.organization, search=q, status=status or ""), startsAfter, startsBefore)
     if seriesId is not None:
         qs = qs.filter(parent_id=seriesId)
@@ -190,6 +192,8 @@ def event_children(
     sort: str = "startsAt",
 ):
     principal = require_scope(request, "events:read")
+    if (repeat := listcache.answer_repeat(request, principal.organization)) is not None:
+        return repeat
     series = selectors.event_get(org=principal.organization, event_id=event_id)
     qs = _event_queryset(principal.organization, search=q, status=status or "").filter(parent_id=series.pk)
     qs = _starting(qs, startsAfter, startsBefore)

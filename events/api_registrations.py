@@ -10,7 +10,7 @@ from ninja import Field, Router, Schema, Status
 from events import selectors, services, snapshots
 from events.errors import BatchFailed, ValidationFailed
 from events.models import RegistrationStatus, TicketType
-from portal.api import ErrorBody, ErrorOut
+from portal.api import ErrorBody, ErrorOut, listcache
 from portal.api.auth import require_scope, scoped
 from portal.api.errors import READ_ERRORS, WRITE_ERRORS, api_names, camel, error_body
 from portal.api.pagination import Pagination, Rows, paginate, sort_order
@@ -189,6 +189,8 @@ def registration_list(
     sort: str = "-createdAt",
 ):
     principal = require_scope(request, "registrations:read")
+    if (repeat := listcache.answer_repeat(request, principal.organization)) is not None:
+        return repeat
     qs = selectors.registration_list(
         org=principal.organization,
         search=q,
@@ -355,6 +357,8 @@ def registration_batch(request: HttpRequest, payload: BatchIn):
 )
 def event_attendees(request: HttpRequest, response: HttpResponse, event_id: int, sort: str = "name"):
     principal = require_scope(request, "registrations:read")
+    if (repeat := listcache.answer_repeat(request, principal.organization)) is not None:
+        return repeat
     event = selectors.event_get(org=principal.organization, event_id=event_id)
     qs = selectors.registration_list(org=principal.organization, event=event, status=RegistrationStatus.CONFIRMED)
     qs = qs.select_related(None).order_by(*sort_order(sort, SORT_FIELDS, tiebreak="-id"))

@@ -14,7 +14,7 @@ from pydantic import AwareDatetime
 from events import selectors, services, snapshots
 from events.errors import ValidationFailed
 from events.models import Session, Speaker
-from portal.api import ErrorOut
+from portal.api import ErrorOut, listcache
 from portal.api.auth import require_scope, scoped
 from portal.api.errors import READ_ERRORS, WRITE_ERRORS, api_names
 from portal.api.pagination import Pagination, paginate, sort_order
@@ -190,6 +190,8 @@ def session_list(
     sort: str = "startsAt",
 ):
     principal = require_scope(request, "events:read")
+    if (repeat := listcache.answer_repeat(request, principal.organization)) is not None:
+        return repeat
     event = selectors.event_get(org=principal.organization, event_id=event_id)
     qs = selectors.session_queryset(org=principal.organization, event_id=event.pk)
     if room is not None:

@@ -120,7 +120,15 @@ LOCK_TIMEOUT_MS = int(os.environ.get("LOCK_TIMEOUT_MS", "3000"))
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     # Persistent connections: without them every request pays a PostgreSQL connection set-up.
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
+    # Persistent connections. A health check would cost a SELECT 1 round trip on every request; without it a
+    # connection the server dropped fails one request of that worker, which then opens a fresh one.
+    # DATABASE_HEALTH_CHECKS=1 trades that round trip for the failed request (e.g. behind a pooler that
+    # recycles connections).
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=600, conn_health_checks=env_bool("DATABASE_HEALTH_CHECKS", False)
+        )
+    }
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         # A row lock not granted within LOCK_TIMEOUT_MS fails the statement (answered as BUSY, 409 +
         # Retry-After) instead of holding a worker; set once per connection, not per transaction.

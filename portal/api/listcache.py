@@ -47,6 +47,19 @@ def cache_key(request: HttpRequest, org: Organization) -> str | None:
     return f"api:list:{org.pk}:{data_version(org)}:{path}"
 
 
+def answer_repeat(request: HttpRequest, org: Organization) -> HttpResponse | None:
+    """First thing in a collection view (after the scope check): the cached page of a repeat, or None.
+
+    The key is taken once, before the view reads any data, and ``paginate(..., cache_for=org)`` stores
+    the page under that same key: a change committed while the page is being read makes a new version,
+    so a page is never stored under a version newer than its data.
+    """
+    if "text/csv" in request.headers.get("Accept", ""):
+        return None
+    request.list_cache_key = cache_key(request, org)
+    return cached_page(request.list_cache_key)
+
+
 def cached_page(key: str | None) -> HttpResponse | None:
     if key is None:
         return None

@@ -133,7 +133,10 @@ def paginate(
     if wants_csv(request):
         out = csv_response(qs, serialize, filename=filename or _default_filename(request))
     else:
-        key = listcache.cache_key(request, cache_for) if cache_for is not None else None
+        key = None
+        if cache_for is not None:
+            # the key taken before the view read anything (listcache.answers_repeats), else now
+            key = getattr(request, "list_cache_key", None) or listcache.cache_key(request, cache_for)
         out = listcache.cached_page(key)
         if out is None:
             out = _cursor_page(request, qs, serialize) if "cursor" in request.GET else _numbered_page(request, qs, serialize)
