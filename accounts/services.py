@@ -311,7 +311,7 @@ def api_key_roll(*, org: Organization, actor: User | None, api_key_id: int, grac
 
     The old key keeps working for ``grace`` (``expires_at``; zero: it stops at once), so deployments can switch.
     """
-    old = ApiKey.objects.for_org(org).select_for_update().select_related("app").get(pk=api_key_id)
+    old = ApiKey.objects.for_org(org).select_for_update(of=("self",)).select_related("app").get(pk=api_key_id)
     now = timezone.now()
     if old.revoked_at is not None or (old.expires_at is not None and old.expires_at <= now):
         raise KeyInactive("This key is revoked or expired already: create a new key instead.")
