@@ -29,7 +29,7 @@ key="$("$PY" manage.py create_api_key --org acme --name "API fuzz" --scopes "$sc
 
 say "Starting the API on 127.0.0.1:$port"
 "$ROOT_DIR/.venv/bin/gunicorn" portal.wsgi --bind "127.0.0.1:$port" --workers 2 --log-level warning \
-    --error-logfile "$work/gunicorn.log" &
+    --error-logfile "$work/gunicorn.log" >"$work/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
@@ -37,7 +37,7 @@ for _ in $(seq 1 100); do
     sleep 0.2
 done
 
-say "schemathesis against http://127.0.0.1:$port/api/v1/openapi.json"
+say "schemathesis against http://127.0.0.1:$port/api/v1/openapi.json (server log: var/api-fuzz/server.log)"
 # The internal tier allows 600 requests a minute: stay under it so answers are the API's, not 429s.
 # All checks but one: "positive_data_acceptance" expects every schema-valid request to succeed, and rules no
 # schema can say (an event ends after it starts, webhook URLs are https, one paging style at a time) refuse
