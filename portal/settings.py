@@ -307,6 +307,9 @@ API_LIST_CACHE_SECONDS = int(os.environ.get("API_LIST_CACHE_SECONDS", "0" if TES
 #: API's rate limits by CONVENE_BENCH_RATE_SCALE, so a throughput run pays for the limiter without hitting it.
 CONVENE_BENCH = env_bool("CONVENE_BENCH", False)
 API_RATE_LIMIT_SCALE = max(1, int(os.environ.get("CONVENE_BENCH_RATE_SCALE", "1"))) if CONVENE_BENCH else 1
+#: API_RATE_LIMIT_SCALE multiplies every tier's allowance (scripts/api_fuzz.sh: the fuzzer's thousands of
+#: anonymous requests would otherwise be answered 429 where it checks for 401)
+API_RATE_LIMIT_SCALE = max(1, int(os.environ.get("API_RATE_LIMIT_SCALE", API_RATE_LIMIT_SCALE)))
 
 # --- API usage (portal/usage.py) ------------------------------------------------------------------
 #: count every authenticated API request for the developer's usage pages (API_USAGE=0 switches it off)

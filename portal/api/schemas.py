@@ -89,7 +89,7 @@ class Body(Schema):
     @classmethod
     def _an_object(cls, data: Any) -> Any:
         inner = getattr(data, "_obj", data)  # ninja hands bodies over wrapped in its DjangoGetter
-        if inner is not None and not isinstance(inner, dict | Schema):
+        if not isinstance(inner, dict | Schema):
             raise ValueError("The body must be a JSON object.")
         return data
 

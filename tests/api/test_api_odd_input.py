@@ -59,3 +59,11 @@ def test_a_json_array_is_not_a_body(org, api_client):
     response = api_client.patch(f"/api/v1/events/{event.pk}", [None, None], content_type="application/json")
 
     assert response.status_code == 422
+
+
+def test_null_is_not_a_body(org, api_client):
+    event = make_event(org)
+
+    response = api_client.patch(f"/api/v1/events/{event.pk}", "null", content_type="application/json")
+
+    assert response.status_code == 422
