@@ -37,10 +37,10 @@ def _amount(value: Decimal | int | str, *, field: str = "amount") -> Decimal:
         raise ValidationFailed(_("Enter the amount as a number, such as 25.00."), field=field) from None
     if not amount.is_finite() or amount <= 0:
         raise ValidationFailed(_("The amount must be more than zero."), field=field)
+    if amount > MAX_AMOUNT:  # before quantizing: a huge number cannot be quantized at all
+        raise ValidationFailed(_("The amount is too large."), field=field)
     if amount != amount.quantize(Decimal("0.01")):
         raise ValidationFailed(_("The amount can have at most two decimals."), field=field)
-    if amount > MAX_AMOUNT:
-        raise ValidationFailed(_("The amount is too large."), field=field)
     return amount.quantize(Decimal("0.01"))
 
 

@@ -18,7 +18,7 @@ mkdir -p "$work"
 port="${API_FUZZ_PORT:-8765}"
 export DEBUG=0 SECRET_KEY="api-fuzz-only" ALLOWED_HOSTS="127.0.0.1" \
     DATABASE_URL="sqlite:///$work/db.sqlite3" MEDIA_ROOT="$work/media" EMAIL_URL="dummymail://" \
-    WEBHOOKS_ALLOW_PRIVATE_TARGETS=1 API_RATE_LIMIT_SCALE=1000
+    WEBHOOKS_ALLOW_PRIVATE_TARGETS=1 API_RATE_LIMIT_SCALE=1000 API_USAGE=0
 unset REDIS_URL
 
 say "Preparing a throw-away database with the demo data"
@@ -27,8 +27,10 @@ say "Preparing a throw-away database with the demo data"
 scopes="$("$PY" -c 'import django, os; os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings"); django.setup(); from accounts.models import API_SCOPES; print(",".join(API_SCOPES))')"
 key="$("$PY" manage.py create_api_key --org acme --name "API fuzz" --scopes "$scopes" --tier internal 2>/dev/null)"
 
+# One worker and no usage writer: SQLite takes one writer at a time, and unthrottled fuzzing would
+# otherwise time out on the lock ("database is locked"), which is the set-up's limit, not the API's.
 say "Starting the API on 127.0.0.1:$port"
-"$ROOT_DIR/.venv/bin/gunicorn" portal.wsgi --bind "127.0.0.1:$port" --workers 2 --log-level warning \
+"$ROOT_DIR/.venv/bin/gunicorn" portal.wsgi --bind "127.0.0.1:$port" --workers 1 --log-level warning \
     --error-logfile "$work/gunicorn.log" >"$work/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT

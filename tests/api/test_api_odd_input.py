@@ -67,3 +67,22 @@ def test_null_is_not_a_body(org, api_client):
     response = api_client.patch(f"/api/v1/events/{event.pk}", "null", content_type="application/json")
 
     assert response.status_code == 422
+
+
+def test_an_amount_too_large_to_round_is_a_clear_422(org, api_client):
+    from events.models import RegistrationStatus
+
+    reg = make_event(org, publish=True).ticket_types.first()
+    registration = api_client.post(
+        "/api/v1/registrations",
+        {"ticketTypeId": reg.pk, "name": "Ada", "email": "ada@example.com"},
+        content_type="application/json",
+    ).json()
+    assert registration["status"] in (RegistrationStatus.CONFIRMED, RegistrationStatus.PENDING_PAYMENT)
+
+    response = api_client.post(
+        "/api/v1/payments", {"registrationId": registration["id"], "amount": 2.1e39}, content_type="application/json"
+    )
+
+    assert response.status_code == 422
+    assert response.json()["error"]["target"] == "amount"
