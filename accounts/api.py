@@ -221,6 +221,6 @@ def user_update(request: HttpRequest, user_id: int, payload: MemberPatch):
     principal = require_scope(request, "users:write")
     org = principal.organization
     membership = _member_get(org, user_id)
-    with api_names({"role": "role"}, camel_details=True):
+    with api_names({"role": "role"}):
         services.membership_role_change(org=org, actor=_key_actor(principal), membership_id=membership.pk, role=payload.role)
     return member_data(_member_get(org, user_id))

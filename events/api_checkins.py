@@ -190,7 +190,7 @@ def _scanned_at(value: datetime | None) -> datetime | None:
 
 
 def _perform(org: Organization, reg: Registration, *, gate: str, nonce: str = "", scanned_at: datetime | None = None) -> dict:
-    with api_names(FIELD_NAMES, camel_details=True):
+    with api_names(FIELD_NAMES):
         try:
             checkin = services.checkin_perform(
                 org=org,
@@ -209,7 +209,7 @@ def _perform(org: Organization, reg: Registration, *, gate: str, nonce: str = ""
 
 
 def _scan(org: Organization, item: CheckinIn) -> dict:
-    with api_names(FIELD_NAMES, camel_details=True):
+    with api_names(FIELD_NAMES):
         reg = _registration(org, item)
     return _perform(org, reg, gate=item.gate, nonce=item.nonce, scanned_at=item.scannedAt)
 

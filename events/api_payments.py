@@ -170,7 +170,7 @@ def payment_detail(request: HttpRequest, payment_id: int):
 )
 def payment_create(request: HttpRequest, payload: PaymentIn):
     principal = require_scope(request, "payments:write")
-    with api_names(FIELD_NAMES, camel_details=True):
+    with api_names(FIELD_NAMES):
         try:
             payment = services.payment_record(
                 org=principal.organization,
@@ -201,7 +201,7 @@ def payment_create(request: HttpRequest, payload: PaymentIn):
 def payment_refund(request: HttpRequest, payment_id: int, payload: RefundIn | None = None):
     principal = require_scope(request, "payments:write")
     payload = payload or RefundIn()
-    with api_names(FIELD_NAMES, camel_details=True):
+    with api_names(FIELD_NAMES):
         services.payment_refund(
             org=principal.organization,
             actor=None,

@@ -154,7 +154,7 @@ def _registration_out(request: HttpRequest, registration_id: int) -> dict:
 )
 def registration_create(request: HttpRequest, payload: RegistrationIn):
     principal = require_scope(request, "registrations:write")
-    with api_names(FIELD_NAMES, camel_details=True):
+    with api_names(FIELD_NAMES):
         try:
             reg = services.registration_create(
                 org=principal.organization,
@@ -226,7 +226,7 @@ def registration_detail(request: HttpRequest, registration_id: int):
 )
 def registration_confirm(request: HttpRequest, registration_id: int):
     principal = require_scope(request, "registrations:write")
-    with api_names(FIELD_NAMES, camel_details=True):
+    with api_names(FIELD_NAMES):
         services.registration_confirm(org=principal.organization, actor=None, registration_id=registration_id)
     return _registration_out(request, registration_id)
 
@@ -241,7 +241,7 @@ def registration_confirm(request: HttpRequest, registration_id: int):
 )
 def registration_cancel(request: HttpRequest, registration_id: int, payload: RegistrationCancelIn | None = None):
     principal = require_scope(request, "registrations:write")
-    with api_names(FIELD_NAMES, camel_details=True):
+    with api_names(FIELD_NAMES):
         services.registration_cancel(
             org=principal.organization,
             actor=None,
@@ -267,7 +267,7 @@ def registration_update(request: HttpRequest, registration_id: int, payload: Reg
     for name in ("name", "email", "sessionIds"):
         if name in fields and fields[name] is None:
             raise ValidationFailed(f"{name} cannot be empty.", field=name)
-    with api_names(FIELD_NAMES, camel_details=True):
+    with api_names(FIELD_NAMES):
         services.registration_update(
             org=principal.organization,
             actor=None,

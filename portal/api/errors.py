@@ -81,13 +81,12 @@ def camel(name: str) -> str:
 
 
 @contextmanager
-def api_names(renames: dict[str, str], *, camel_details: bool = False) -> Iterator[None]:
+def api_names(renames: dict[str, str]) -> Iterator[None]:
     """Re-raise a service's DomainError naming the API's field in ``target`` (``renames``, else camelCase).
 
     Services speak in their own keyword names (``starts_at``, ``ticket_type``); the client sent the API's
     (``startsAt``, ``ticketTypeId``), and the envelope's ``target`` must point at what the client sent.
-    The keys of ``details`` are camel-cased for every error by the API root's handler (``camel_details`` is
-    accepted for older callers and changes nothing).
+    The keys of ``details`` are camel-cased for every error by the API root's handler.
     """
     try:
         yield
